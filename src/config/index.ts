@@ -1,0 +1,33 @@
+/** The configuration module's public surface: load a file, get a typed `Config` or a `ConfigError`. */
+export { loadConfigFile, parseConfigText } from './load.ts';
+export { ConfigError, type ConfigProblem, formatConfigError } from './problems.ts';
+export {
+  type AnthropicProviderConfig,
+  type AzureEntraConfig,
+  type AzureOpenAIProviderConfig,
+  type BedrockProviderConfig,
+  type BoundaryConfig,
+  type BudgetConfig,
+  type BudgetPeriod,
+  type Config,
+  type ConfigDocument,
+  configSchema,
+  type DeploymentConfig,
+  type GeminiProviderConfig,
+  type KeyConfig,
+  type ModelConfig,
+  type OpenAICompatibleProviderConfig,
+  type OpenAIProviderConfig,
+  PROVIDER_TYPES,
+  type PriceConfig,
+  type ProviderConfig,
+  type ProviderConfigOf,
+  type ProviderType,
+  ROUTING_STRATEGIES,
+  type RoutingOverride,
+  type RoutingSettings,
+  type RoutingStrategy,
+  resolveModelRouting,
+  type ServerConfig,
+  type TeamConfig,
+} from './schema.ts';

@@ -1,0 +1,222 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { ChatEvent, FinishReason, TokenLogprob, Usage } from '../../core/chat.ts';
+import { asArray, asNumber, asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
+import { type ChatStreamDecoder, UpstreamError } from '../types.ts';
+import { failureFromErrorBody } from './errors.ts';
+
+export function mapFinishReason(reason: unknown): FinishReason {
+  switch (reason) {
+    case 'length':
+      return 'length';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool_calls';
+    case 'content_filter':
+      return 'content_filter';
+    default:
+      return 'stop';
+  }
+}
+
+export function decodeUsage(value: unknown): Usage | undefined {
+  const u = asObject(value);
+  if (!u) return undefined;
+  const promptTokens = asNumber(u.prompt_tokens) ?? 0;
+  const completionTokens = asNumber(u.completion_tokens) ?? 0;
+  const usage: Usage = {
+    promptTokens,
+    completionTokens,
+    totalTokens: asNumber(u.total_tokens) ?? promptTokens + completionTokens,
+  };
+  const promptDetails = asObject(u.prompt_tokens_details);
+  const cached = asNumber(promptDetails?.cached_tokens);
+  if (cached) usage.cachedTokens = cached;
+  const cacheWrite = asNumber(promptDetails?.cache_write_tokens);
+  if (cacheWrite) usage.cacheWriteTokens = cacheWrite;
+  const reasoning = asNumber(asObject(u.completion_tokens_details)?.reasoning_tokens);
+  if (reasoning) usage.reasoningTokens = reasoning;
+  return usage;
+}
+
+function startEvent(body: JsonObject): ChatEvent {
+  const event: ChatEvent = { type: 'start' };
+  const id = asString(body.id);
+  if (id) event.id = id;
+  const created = asNumber(body.created);
+  if (created) event.created = created;
+  const model = asString(body.model);
+  if (model) event.model = model;
+  const fingerprint = asString(body.system_fingerprint);
+  if (fingerprint) event.systemFingerprint = fingerprint;
+  return event;
+}
+
+function logprobsOf(choice: JsonObject): TokenLogprob[] | undefined {
+  const content = asObject(choice.logprobs)?.content;
+  return Array.isArray(content) ? (content.filter((x) => asObject(x)) as TokenLogprob[]) : undefined;
+}
+
+/** A complete (non-streaming) chat.completion body → events (pure). */
+export function decodeChatCompletion(value: unknown): ChatEvent[] {
+  const body = asObject(value);
+  if (!body) throw protocolError('the response body is not a JSON object');
+  if (body.error !== undefined) throw new UpstreamError(failureFromErrorBody(body, 200));
+  const events: ChatEvent[] = [startEvent(body)];
+  for (const raw of asArray(body.choices)) {
+    const choice = asObject(raw);
+    if (!choice) continue;
+    const index = asNumber(choice.index) ?? 0;
+    const message = asObject(choice.message) ?? {};
+    const text = asString(message.content);
+    const logprobs = logprobsOf(choice);
+    if (text) events.push({ type: 'text', choice: index, text, ...(logprobs ? { logprobs } : {}) });
+    const refusal = asString(message.refusal);
+    if (refusal) events.push({ type: 'refusal', choice: index, text: refusal });
+    asArray(message.tool_calls).forEach((rawCall, callIndex) => {
+      const call = asObject(rawCall);
+      const fn = asObject(call?.function);
+      if (!call || !fn) return;
+      events.push({
+        type: 'tool_call_start',
+        choice: index,
+        index: callIndex,
+        id: asString(call.id) ?? `call_${callIndex}`,
+        name: asString(fn.name) ?? '',
+      });
+      events.push({
+        type: 'tool_call_delta',
+        choice: index,
+        index: callIndex,
+        arguments: asString(fn.arguments) ?? '',
+      });
+    });
+    events.push({ type: 'finish', choice: index, reason: mapFinishReason(choice.finish_reason) });
+  }
+  const usage = decodeUsage(body.usage);
+  if (usage) events.push({ type: 'usage', usage });
+  return events;
+}
+
+/**
+ * Incremental SSE decoder for chat.completion.chunk streams. Tolerates the family's quirks: Azure's
+ * first chunk with `choices: []` and empty id, tool-call deltas without `index` or with the whole
+ * call at once (Ollama), a first tool delta without a name (buffered until it arrives).
+ */
+export function createChatStreamDecoder(): ChatStreamDecoder {
+  const textDecoder = new TextDecoder();
+  let out: ChatEvent[] = [];
+  let started = false;
+  let done = false;
+  let sawFinish = false;
+  let failure: UpstreamError | undefined;
+  /** Per choice: upstream tool-call index → state, so ids and names are emitted exactly once. */
+  const toolCalls = new Map<string, { started: boolean; id: string; name: string; pendingArgs: string }>();
+  const nextToolIndex = new Map<number, number>();
+
+  const onChunk = (chunk: JsonObject): void => {
+    if (!started && asString(chunk.id)) {
+      started = true;
+      out.push(startEvent(chunk));
+    }
+    for (const raw of asArray(chunk.choices)) {
+      const choice = asObject(raw);
+      if (!choice) continue;
+      const index = asNumber(choice.index) ?? 0;
+      const delta = asObject(choice.delta) ?? {};
+      const text = asString(delta.content);
+      const logprobs = logprobsOf(choice);
+      if (text) out.push({ type: 'text', choice: index, text, ...(logprobs ? { logprobs } : {}) });
+      const refusal = asString(delta.refusal);
+      if (refusal) out.push({ type: 'refusal', choice: index, text: refusal });
+      for (const rawCall of asArray(delta.tool_calls)) onToolDelta(index, asObject(rawCall));
+      if (choice.finish_reason != null) {
+        sawFinish = true;
+        out.push({ type: 'finish', choice: index, reason: mapFinishReason(choice.finish_reason) });
+      }
+    }
+    const usage = decodeUsage(chunk.usage);
+    if (usage) out.push({ type: 'usage', usage });
+  };
+
+  const onToolDelta = (choice: number, call: JsonObject | undefined): void => {
+    if (!call) return;
+    const fn = asObject(call.function) ?? {};
+    const id = asString(call.id);
+    let upstreamIndex = asNumber(call.index);
+    if (upstreamIndex === undefined) {
+      // No index: a delta with an id opens a new call, one without continues the last.
+      const next = nextToolIndex.get(choice) ?? 0;
+      upstreamIndex = id ? next : Math.max(0, next - 1);
+    }
+    nextToolIndex.set(choice, Math.max(nextToolIndex.get(choice) ?? 0, upstreamIndex + 1));
+    const key = `${choice}:${upstreamIndex}`;
+    let state = toolCalls.get(key);
+    if (!state) {
+      state = { started: false, id: id ?? `call_${choice}_${upstreamIndex}`, name: '', pendingArgs: '' };
+      toolCalls.set(key, state);
+    }
+    if (id && !state.started) state.id = id;
+    const name = asString(fn.name);
+    if (name && !state.started) state.name = name;
+    const args = asString(fn.arguments) ?? '';
+    if (!state.started && state.name) {
+      state.started = true;
+      out.push({ type: 'tool_call_start', choice, index: upstreamIndex, id: state.id, name: state.name });
+      const buffered = state.pendingArgs + args;
+      if (buffered) out.push({ type: 'tool_call_delta', choice, index: upstreamIndex, arguments: buffered });
+      state.pendingArgs = '';
+    } else if (state.started) {
+      if (args) out.push({ type: 'tool_call_delta', choice, index: upstreamIndex, arguments: args });
+    } else {
+      state.pendingArgs += args;
+    }
+  };
+
+  const parser = createParser({
+    onEvent(message: EventSourceMessage) {
+      if (done || failure) return;
+      if (message.data === '[DONE]') {
+        done = true;
+        return;
+      }
+      const parsed = asObject(tryParseJson(message.data));
+      if (!parsed) {
+        failure = protocolError('a stream event is not JSON');
+        return;
+      }
+      if (message.event === 'error' || parsed.error !== undefined) {
+        failure = new UpstreamError({ ...failureFromErrorBody(parsed, 200), retryable: false });
+        return;
+      }
+      onChunk(parsed);
+    },
+  });
+
+  const drain = (): ChatEvent[] => {
+    if (failure) throw failure;
+    const events = out;
+    out = [];
+    return events;
+  };
+
+  return {
+    push(chunk) {
+      parser.feed(textDecoder.decode(chunk, { stream: true }));
+      return drain();
+    },
+    end() {
+      parser.feed(textDecoder.decode());
+      const events = drain();
+      // `data: [DONE]` is the family's end marker: without it the stream was cut.
+      if (!done)
+        throw protocolError(
+          sawFinish ? 'the stream was cut after its finish chunk' : 'the stream ended before it was complete',
+        );
+      return events;
+    },
+  };
+}
+
+function protocolError(message: string): UpstreamError {
+  return new UpstreamError({ kind: 'protocol', retryable: true, message });
+}

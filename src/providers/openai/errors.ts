@@ -1,0 +1,72 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
+import { retryAfterMsFromHeaders } from '../retry-after.ts';
+import type { ClientFacingError, FailureKind, UpstreamFailure } from '../types.ts';
+
+/** Longest upstream message we keep: enough to diagnose, short enough for a log line. */
+const MAX_MESSAGE = 500;
+
+function kindForStatus(status: number, code: string | undefined): FailureKind {
+  if (code === 'content_filter') return 'content_filter';
+  if (status === 429) return 'throttled';
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 404) return 'not_found';
+  if (status === 408) return 'timeout';
+  if (status === 503 || status === 529) return 'overloaded';
+  if (status >= 500) return 'server';
+  return 'client';
+}
+
+const RETRYABLE: Record<FailureKind, boolean> = {
+  throttled: true,
+  overloaded: true,
+  server: true,
+  connection: true,
+  timeout: true,
+  auth: true,
+  not_found: true,
+  protocol: true,
+  client: false,
+  content_filter: false,
+};
+
+/**
+ * The OpenAI family's error envelope `{"error": {message, type, param, code}}`, also vLLM's older
+ * top-level `{"object": "error", message, ...}` and Azure's `code: "429"` variant.
+ */
+export function failureFromErrorBody(body: JsonObject | undefined, status: number): UpstreamFailure {
+  const error = asObject(body?.error) ?? (body?.object === 'error' ? body : undefined);
+  const rawCode = error?.code;
+  const code =
+    typeof rawCode === 'string' ? rawCode : typeof rawCode === 'number' ? String(rawCode) : undefined;
+  const message = (asString(error?.message) ?? asString(body?.error) ?? `upstream answered ${status}`).slice(
+    0,
+    MAX_MESSAGE,
+  );
+  const kind = kindForStatus(status, code);
+  const failure: UpstreamFailure = { kind, retryable: RETRYABLE[kind], status, message };
+  if (kind === 'client' || kind === 'content_filter') {
+    const clientError: ClientFacingError = {
+      message,
+      type: asString(error?.type) ?? (kind === 'client' ? 'invalid_request_error' : null),
+      param: asString(error?.param) ?? null,
+      code: code ?? null,
+    };
+    // Azure explains content-filter refusals in `innererror`; clients string-match on it.
+    const inner = asObject(error?.innererror);
+    if (inner) clientError.extra = { innererror: inner };
+    failure.clientError = clientError;
+  }
+  return failure;
+}
+
+export function classifyOpenAIError(
+  status: number,
+  headers: IncomingHttpHeaders,
+  bodyText: string,
+): UpstreamFailure {
+  const failure = failureFromErrorBody(asObject(tryParseJson(bodyText)), status);
+  const retryAfterMs = retryAfterMsFromHeaders(headers);
+  if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
+  return failure;
+}

@@ -1,0 +1,61 @@
+import { GatewayError } from '../../core/errors.ts';
+import type { DeploymentTarget, HttpCall, Provider } from '../types.ts';
+import { createChatStreamDecoder, decodeChatCompletion } from './decode.ts';
+import { decodeEmbeddingsBody, encodeEmbeddingsBody } from './embeddings.ts';
+import { encodeChatBody, type OpenAIDialect } from './encode.ts';
+import { classifyOpenAIError } from './errors.ts';
+
+/**
+ * What distinguishes one cloud of the OpenAI protocol family (OpenAI, Azure OpenAI, vLLM, Ollama):
+ * where the operations live and how it authenticates. The body and stream formats are shared.
+ */
+export interface OpenAIFamilyOptions {
+  id: string;
+  type: string;
+  region: string;
+  tags: readonly string[];
+  cloudName: string;
+  dialect: OpenAIDialect;
+  chatUrl(target: DeploymentTarget): string;
+  embeddingsUrl(target: DeploymentTarget): string;
+  /** Auth and static headers; async because tokens may need fetching. */
+  headers(): Promise<Record<string, string>>;
+}
+
+export function createOpenAIFamilyProvider(options: OpenAIFamilyOptions): Provider {
+  const jsonCall = async (url: string, body: unknown): Promise<HttpCall> => {
+    let auth: Record<string, string>;
+    try {
+      auth = await options.headers();
+    } catch (err) {
+      throw new GatewayError('upstream_unavailable', `${options.cloudName} credentials unavailable`, {
+        cause: err,
+      });
+    }
+    return {
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...auth },
+      body: JSON.stringify(body),
+    };
+  };
+  return {
+    id: options.id,
+    type: options.type,
+    region: options.region,
+    tags: options.tags,
+    cloudName: options.cloudName,
+    chatCall: (request, target) =>
+      jsonCall(options.chatUrl(target), encodeChatBody(request, target.model, options.dialect)),
+    decodeChat: decodeChatCompletion,
+    chatStreamDecoder: createChatStreamDecoder,
+    classifyError: classifyOpenAIError,
+    embeddingsCall: (request, target) =>
+      jsonCall(options.embeddingsUrl(target), encodeEmbeddingsBody(request, target.model)),
+    decodeEmbeddings: decodeEmbeddingsBody,
+  };
+}
+
+export function trimTrailingSlashes(url: string): string {
+  return url.replace(/\/+$/, '');
+}

@@ -1,0 +1,33 @@
+/** A bearer token and when it stops being valid. */
+export interface AccessToken {
+  token: string;
+  expiresAtMs: number;
+}
+
+/**
+ * Caches a token and refreshes it before expiry, one refresh at a time however many requests
+ * wait for it (a thundering herd of token requests is how an identity provider throttles you).
+ * A token is refreshed `refreshMarginMs` before it expires, or at half its life if that is shorter.
+ */
+export function createTokenCache(
+  fetchToken: () => Promise<AccessToken>,
+  refreshMarginMs = 5 * 60_000,
+  now: () => number = Date.now,
+): () => Promise<string> {
+  let current: { token: string; refreshAtMs: number } | undefined;
+  let inFlight: Promise<string> | undefined;
+  const refresh = async (): Promise<string> => {
+    const obtainedAt = now();
+    const fresh = await fetchToken();
+    const margin = Math.min(refreshMarginMs, (fresh.expiresAtMs - obtainedAt) / 2);
+    current = { token: fresh.token, refreshAtMs: fresh.expiresAtMs - margin };
+    return fresh.token;
+  };
+  return () => {
+    if (current && now() < current.refreshAtMs) return Promise.resolve(current.token);
+    inFlight ??= refresh().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+}

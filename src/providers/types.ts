@@ -1,0 +1,82 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../core/chat.ts';
+
+/** A native HTTP request, ready to send. Adapters build these; only the transport sends them. */
+export interface HttpCall {
+  method: 'POST' | 'GET';
+  url: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+/** Why an upstream attempt failed, classified so routing can decide whether to try elsewhere. */
+export type FailureKind =
+  | 'throttled' // 429 / quota: try another deployment, remember retry-after
+  | 'overloaded' // 503 / 529: try another deployment
+  | 'server' // other 5xx
+  | 'connection' // refused, reset, DNS
+  | 'timeout' // connect, first byte, idle or total deadline
+  | 'auth' // the gateway's own credential was refused: a configuration problem at this deployment
+  | 'not_found' // deployment or model missing at this provider: a configuration problem
+  | 'client' // the request itself is bad: retrying elsewhere would fail the same way
+  | 'content_filter' // the cloud's safety system refused the prompt
+  | 'protocol'; // the upstream answered something we could not understand, or cut its stream
+
+/** What the client sees when an upstream client error is passed through. */
+export interface ClientFacingError {
+  message: string;
+  type: string | null;
+  param: string | null;
+  code: string | null;
+  extra?: Record<string, unknown>;
+}
+
+export interface UpstreamFailure {
+  kind: FailureKind;
+  retryable: boolean;
+  status?: number;
+  retryAfterMs?: number;
+  /** Short, redacted, for logs and the attempt list in a 5xx message. */
+  message: string;
+  clientError?: ClientFacingError;
+}
+
+export class UpstreamError extends Error {
+  readonly failure: UpstreamFailure;
+  constructor(failure: UpstreamFailure) {
+    super(failure.message);
+    this.name = 'UpstreamError';
+    this.failure = failure;
+  }
+}
+
+/** Incremental decoder of a native stream: bytes in, neutral events out. */
+export interface ChatStreamDecoder {
+  /** Throws UpstreamError when the stream carries an error. */
+  push(chunk: Uint8Array): ChatEvent[];
+  /** The body ended. Throws UpstreamError when it ended before the cloud said it was complete. */
+  end(): ChatEvent[];
+}
+
+/** The model at one provider that a logical model's deployment points to. */
+export interface DeploymentTarget {
+  /** Deployment name or model id at the provider. */
+  model: string;
+}
+
+/** One configured cloud endpoint: an adapter of small pure functions plus its credentials. */
+export interface Provider {
+  readonly id: string;
+  readonly type: string;
+  readonly region: string;
+  readonly tags: readonly string[];
+  /** Human name of the cloud for error messages ("Azure OpenAI"). */
+  readonly cloudName: string;
+  /** Encodes a chat request. Async because credentials may need fetching. Throws GatewayError(400). */
+  chatCall(request: ChatRequest, target: DeploymentTarget): Promise<HttpCall>;
+  decodeChat(body: unknown): ChatEvent[];
+  chatStreamDecoder(): ChatStreamDecoder;
+  classifyError(status: number, headers: IncomingHttpHeaders, bodyText: string): UpstreamFailure;
+  embeddingsCall?(request: EmbeddingRequest, target: DeploymentTarget): Promise<HttpCall>;
+  decodeEmbeddings?(body: unknown): EmbeddingResult;
+}

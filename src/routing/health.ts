@@ -1,0 +1,114 @@
+import type { FailureKind } from '../providers/types.ts';
+import type { DeploymentHealthView } from './types.ts';
+
+export interface BreakerSettings {
+  failureThreshold: number;
+  cooldownMs: number;
+}
+
+interface HealthRecord {
+  consecutiveFailures: number;
+  openedAtMs: number | undefined;
+  /** A half-open circuit lets one probe through; others wait for its outcome. */
+  probing: boolean;
+  throttledUntilMs: number;
+  inFlight: number;
+  latencyEwmaMs: number | undefined;
+}
+
+/** Failures that say the deployment is unhealthy. Throttling is capacity, not health. */
+const COUNTS_AGAINST_HEALTH: ReadonlySet<FailureKind> = new Set([
+  'server',
+  'overloaded',
+  'connection',
+  'timeout',
+  'protocol',
+  'auth',
+  'not_found',
+]);
+
+/** How long a 429 without retry-after keeps a deployment out of plans. */
+const DEFAULT_THROTTLE_MS = 1000;
+const EWMA_ALPHA = 0.2;
+
+/**
+ * In-process deployment health: circuit breaker, capacity cool-down after 429, in-flight count and
+ * latency EWMA. A shared implementation for several replicas comes with the routing-engine issue.
+ */
+export class HealthTracker {
+  private readonly records = new Map<string, HealthRecord>();
+
+  private record(key: string): HealthRecord {
+    let record = this.records.get(key);
+    if (!record) {
+      record = {
+        consecutiveFailures: 0,
+        openedAtMs: undefined,
+        probing: false,
+        throttledUntilMs: 0,
+        inFlight: 0,
+        latencyEwmaMs: undefined,
+      };
+      this.records.set(key, record);
+    }
+    return record;
+  }
+
+  view(key: string, breaker: BreakerSettings, nowMs: number): DeploymentHealthView {
+    const r = this.record(key);
+    let circuit: DeploymentHealthView['circuit'] = 'closed';
+    if (r.openedAtMs !== undefined) {
+      circuit = nowMs - r.openedAtMs >= breaker.cooldownMs && !r.probing ? 'half-open' : 'open';
+    }
+    return {
+      circuit,
+      throttledUntilMs: r.throttledUntilMs,
+      inFlight: r.inFlight,
+      latencyEwmaMs: r.latencyEwmaMs,
+    };
+  }
+
+  /** An attempt was sent: it is in flight, and a half-open circuit now has its probe. */
+  begin(key: string): void {
+    const r = this.record(key);
+    r.inFlight++;
+    if (r.openedAtMs !== undefined) r.probing = true;
+  }
+
+  /** The attempt produced its first output: the deployment is healthy. */
+  succeeded(key: string, latencyMs: number): void {
+    const r = this.record(key);
+    r.consecutiveFailures = 0;
+    r.openedAtMs = undefined;
+    r.probing = false;
+    r.latencyEwmaMs =
+      r.latencyEwmaMs === undefined
+        ? latencyMs
+        : r.latencyEwmaMs + EWMA_ALPHA * (latencyMs - r.latencyEwmaMs);
+  }
+
+  /** The attempt failed, before or after its first output. */
+  failed(
+    key: string,
+    kind: FailureKind,
+    breaker: BreakerSettings,
+    nowMs: number,
+    retryAfterMs?: number,
+  ): void {
+    const r = this.record(key);
+    if (kind === 'throttled') {
+      r.throttledUntilMs = Math.max(r.throttledUntilMs, nowMs + (retryAfterMs ?? DEFAULT_THROTTLE_MS));
+    } else if (COUNTS_AGAINST_HEALTH.has(kind)) {
+      r.consecutiveFailures++;
+      if (r.probing || r.consecutiveFailures >= breaker.failureThreshold) r.openedAtMs = nowMs;
+    }
+    r.probing = false;
+  }
+
+  /** The attempt is over, whatever its outcome. */
+  end(key: string): void {
+    const r = this.record(key);
+    r.inFlight = Math.max(0, r.inFlight - 1);
+    r.probing = false;
+  }
+}

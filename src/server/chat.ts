@@ -1,0 +1,130 @@
+import type { ChatEvent, ChatRequest } from '../core/chat.ts';
+import { GatewayError } from '../core/errors.ts';
+import { tryParseJson } from '../core/json.ts';
+import { type CompletionMeta, collectCompletion } from '../egress/openai/chat-completion.ts';
+import { ChatChunkEncoder } from '../egress/openai/chat-stream.ts';
+import { sseErrorFrame } from '../egress/openai/errors.ts';
+import type { Runtime } from '../gateway/runtime.ts';
+import type { Principal } from '../identity/keys.ts';
+import { type ChatStreamDecoder, UpstreamError } from '../providers/types.ts';
+import { runAttempts, type ServedAttempt } from '../resilience/attempts.ts';
+import { failureFromTransportError, readErrorBody } from '../transport/http.ts';
+import { contractHeaders, type Exchange, sendError, sendJson, writeWithBackpressure } from './exchange.ts';
+import { openRequestScope, resolveModel } from './scope.ts';
+
+/** A stream whose first output arrived: the rest is read only as fast as the client takes it. */
+interface OpenStream {
+  first: ChatEvent[];
+  chunks: AsyncIterator<Uint8Array>;
+  decoder: ChatStreamDecoder;
+  /** The upstream body already ended while the first output was read. */
+  ended: boolean;
+}
+
+export async function serveChat(
+  rt: Runtime,
+  ex: Exchange,
+  principal: Principal,
+  request: ChatRequest,
+): Promise<void> {
+  const model = resolveModel(rt, principal, request.model);
+  const scope = openRequestScope(rt, ex, model);
+  try {
+    const result = await runAttempts(scope.context, async (deployment, io) => {
+      const call = await deployment.provider.chatCall(request, { model: deployment.model });
+      const response = await io.send(call);
+      if (response.status >= 300) {
+        const text = await readErrorBody(response.body);
+        throw new UpstreamError(deployment.provider.classifyError(response.status, response.headers, text));
+      }
+      if (!request.stream) {
+        const text = await response.body.text();
+        io.firstByte();
+        const json = tryParseJson(text);
+        if (json === undefined)
+          throw new UpstreamError({ kind: 'protocol', retryable: true, message: 'response is not JSON' });
+        return { kind: 'complete' as const, events: deployment.provider.decodeChat(json) };
+      }
+      const decoder = deployment.provider.chatStreamDecoder();
+      const chunks = response.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+      // Failover stays invisible until the first output: read until the cloud has said something.
+      for (;;) {
+        const next = await chunks.next();
+        const first = next.done ? decoder.end() : decoder.push(next.value);
+        if (first.length > 0 || next.done) {
+          io.firstByte();
+          const stream: OpenStream = { first, chunks, decoder, ended: next.done === true };
+          return { kind: 'stream' as const, stream };
+        }
+      }
+    });
+    ex.attempts = result.attempts.filter((a) => a.outcome !== 'skipped').length;
+    if (!result.ok) {
+      if (result.lastDeployment) {
+        ex.provider = result.lastDeployment.provider.id;
+        ex.deployment = result.lastDeployment.model;
+      }
+      if (scope.abortCause() !== 'client_gone') sendError(ex, result.error);
+      return;
+    }
+    const served = result.served;
+    ex.provider = served.deployment.provider.id;
+    ex.deployment = served.deployment.model;
+    const meta: CompletionMeta = {
+      id: `chatcmpl-${ex.id.slice(4)}`,
+      model: request.model,
+      created: Math.floor(Date.now() / 1000),
+    };
+    try {
+      if (result.value.kind === 'complete') sendJson(ex, 200, collectCompletion(result.value.events, meta));
+      else await pipeStream(ex, served, result.value.stream, meta, request.includeUsage, scope.abortCause);
+    } finally {
+      served.end();
+    }
+  } finally {
+    scope.close();
+  }
+}
+
+async function pipeStream(
+  ex: Exchange,
+  served: ServedAttempt,
+  stream: OpenStream,
+  meta: CompletionMeta,
+  includeUsage: boolean,
+  abortCause: () => string | undefined,
+): Promise<void> {
+  const { res } = ex;
+  const encoder = new ChatChunkEncoder(meta, includeUsage);
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    ...contractHeaders(ex),
+  });
+  try {
+    await writeWithBackpressure(res, encoder.encode(stream.first));
+    if (stream.ended) {
+      res.end(encoder.end());
+      return;
+    }
+    for (;;) {
+      if (res.destroyed) return;
+      const next = await stream.chunks.next();
+      if (next.done) break;
+      const events = stream.decoder.push(next.value);
+      if (events.length > 0) await writeWithBackpressure(res, encoder.encode(events));
+    }
+    res.end(encoder.encode(stream.decoder.end()) + encoder.end());
+  } catch (err) {
+    if (res.destroyed || abortCause() === 'client_gone') return;
+    const failure = failureFromTransportError(err);
+    served.failedLater(failure);
+    const reason = abortCause() === 'total_timeout' ? 'total timeout reached' : failure.message;
+    const error = new GatewayError(
+      'upstream_stream_failed',
+      `the upstream stream from ${served.deployment.provider.id}/${served.deployment.model} failed after it started: ${reason}`,
+    );
+    res.end(sseErrorFrame(error));
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Small HTTP helpers shared by every simulated cloud: body reading, JSON replies, an SSE writer
+ * that honours backpressure and pacing, and the socket-level faults (reset, cut).
+ */
+
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export type Headers = Record<string, string>;
+
+/** Resolves with the body, or `undefined` once it exceeds `limit` bytes (the caller answers 413). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () =>
+      resolve(tooLarge ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)),
+    );
+    req.on('error', reject);
+  });
+}
+
+/** Sleeps unless the sim is closing; resolves `false` when aborted so callers can stop quietly. */
+export async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (ms <= 0) return !signal.aborted;
+  try {
+    await delay(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves when the response can take more data, or when its connection is gone. */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** Ends the connection after what was written so far is flushed: the client sees a truncated body. */
+export function cutConnection(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket) return;
+  socket.end();
+  socket.once('finish', () => socket.destroy());
+}
+
+/** Tears the connection down with a TCP reset and no response at all. */
+export function resetConnection(req: IncomingMessage): void {
+  const socket = req.socket;
+  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+  else socket.destroy();
+}
+
+/**
+ * Sends a JSON body. With `cut`, only the first half of the body goes out (under the full
+ * content-length) before the connection ends, like a proxy dying mid-response.
+ */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Headers = {},
+  cut = false,
+): void {
+  const payload = Buffer.from(JSON.stringify(body));
+  const head: OutgoingHttpHeaders = {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': payload.length,
+  };
+  res.writeHead(status, head);
+  if (!cut) {
+    res.end(payload);
+    return;
+  }
+  res.write(payload.subarray(0, Math.floor(payload.length / 2)));
+  cutConnection(res);
+}
+
+export interface SseOptions {
+  /** Send this many events, then cut the connection (the `cut` fault). */
+  cutAfter?: number;
+  /** Paced events go out at this rate; 0 or undefined means as fast as possible. */
+  tokensPerSecond?: number;
+  signal: AbortSignal;
+}
+
+/** Writes `data: ...` events with backpressure, pacing and an optional cut. */
+export class SseWriter {
+  #res: ServerResponse;
+  #options: SseOptions;
+  #sent = 0;
+  #paced = 0;
+  #start = 0;
+  #open = true;
+
+  constructor(res: ServerResponse, status: number, headers: Headers, options: SseOptions) {
+    this.#res = res;
+    this.#options = options;
+    res.writeHead(status, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+    });
+    // Send the headers now: a client waits on them before reading any event (and a cut at 0 needs them).
+    res.flushHeaders();
+  }
+
+  /** False once the stream was cut, the client went away or the sim is closing. */
+  get open(): boolean {
+    return this.#open && !this.#res.destroyed && !this.#options.signal.aborted;
+  }
+
+  /**
+   * Writes one event (`data` is the already-serialised payload). Paced events wait for their slot
+   * on a fixed schedule from the first paced event, so pacing does not drift with write time.
+   */
+  async send(data: string, paced = false): Promise<boolean> {
+    if (!this.open) return false;
+    if (this.#options.cutAfter !== undefined && this.#sent >= this.#options.cutAfter) {
+      this.#open = false;
+      cutConnection(this.#res);
+      return false;
+    }
+    const rate = this.#options.tokensPerSecond ?? 0;
+    if (paced && rate > 0) {
+      if (this.#paced === 0) this.#start = performance.now();
+      const due = this.#start + (this.#paced * 1000) / rate;
+      this.#paced++;
+      if (!(await sleep(due - performance.now(), this.#options.signal)) || !this.open) return false;
+    }
+    this.#sent++;
+    if (!this.#res.write(`data: ${data}\n\n`)) await drained(this.#res);
+    return this.open;
+  }
+
+  /** Sends `[DONE]` (when the protocol has one) and ends the response. */
+  async finish(done: string | undefined): Promise<void> {
+    if (done !== undefined && !(await this.send(done))) return;
+    if (this.open) this.#res.end();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Simulated clouds: real HTTP servers speaking one cloud's native protocol, for the demo, the
+ * gateway's end-to-end tests and the benchmark. One neutral engine (engine.ts) decides what the
+ * model answers; one protocol module per cloud renders it. See src/sim/README.md.
+ */
+
+import { createAzureHandler } from './azure.ts';
+import type { EntraConfig } from './azure-entra.ts';
+import type { SimFault } from './faults.ts';
+import { createOpenAIHandler } from './openai.ts';
+import { createOpenAICompatibleHandler } from './openai-compatible.ts';
+import { type ProtocolHandler, type RecordedRequest, type SimKnobs, startServer } from './server.ts';
+
+export type { EntraConfig } from './azure-entra.ts';
+export type { SimRequest, SimScript } from './engine.ts';
+export { runEngine } from './engine.ts';
+export type { SimFault } from './faults.ts';
+export type { RecordedRequest, SimKnobs } from './server.ts';
+
+export type SimKind = 'openai' | 'azure-openai' | 'openai-compatible';
+
+export interface SimCloudOptions {
+  kind: SimKind;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (a free port). */
+  port?: number;
+  /** Name used in replies: "Hello from <label> (<model>)". */
+  label?: string;
+  /** Accepted keys. openai / azure-openai: empty = any non-empty key; openai-compatible: empty = no auth. */
+  apiKeys?: string[];
+  /** Model ids (Azure: deployment names); empty/absent = accept any, and list none. */
+  models?: string[];
+  latencyMs?: number;
+  tokensPerSecond?: number;
+  /** azure-openai only: enables `POST /{tenantId}/oauth2/v2.0/token` and Bearer tokens it issues. */
+  entra?: EntraConfig;
+  /** azure-openai only: the `x-ms-region` header. Default "eastus". */
+  region?: string;
+}
+
+export interface SimCloud {
+  kind: SimKind;
+  /** http://127.0.0.1:PORT, no trailing slash. */
+  url: string;
+  port: number;
+  /** Appends faults to the queue (see faults.ts). */
+  addFaults(faults: SimFault[]): void;
+  clearFaults(): void;
+  /** Faults not yet consumed, in order. */
+  pendingFaults(): SimFault[];
+  /** Recorded requests, newest last, at most the last 200. */
+  requests(): RecordedRequest[];
+  clearRequests(): void;
+  /** Changes latency / pacing at run time. */
+  setKnobs(knobs: Partial<SimKnobs>): void;
+  /** Stops the server and destroys every connection, hanging ones included. */
+  close(): Promise<void>;
+}
+
+const LABELS: Record<SimKind, string> = {
+  openai: 'simulated OpenAI',
+  'azure-openai': 'simulated Azure OpenAI',
+  'openai-compatible': 'simulated vLLM',
+};
+
+function handlerFor(options: SimCloudOptions, label: string): ProtocolHandler {
+  const apiKeys = options.apiKeys ?? [];
+  const models = options.models ?? [];
+  switch (options.kind) {
+    case 'openai':
+      return createOpenAIHandler({ label, apiKeys, models });
+    case 'openai-compatible':
+      return createOpenAICompatibleHandler({ label, apiKeys, models });
+    case 'azure-openai':
+      return createAzureHandler({
+        label,
+        apiKeys,
+        deployments: models,
+        region: options.region ?? 'eastus',
+        ...(options.entra ? { entra: options.entra } : {}),
+      });
+  }
+}
+
+export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud> {
+  const label = options.label ?? LABELS[options.kind];
+  const knobs: SimKnobs = {
+    latencyMs: options.latencyMs ?? 0,
+    tokensPerSecond: options.tokensPerSecond ?? 0,
+  };
+  const host = options.host ?? '127.0.0.1';
+  const sim = await startServer(host, options.port ?? 0, knobs, handlerFor(options, label));
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    kind: options.kind,
+    url: `http://${urlHost}:${sim.port}`,
+    port: sim.port,
+    addFaults: (faults) => sim.faults.add(faults),
+    clearFaults: () => sim.faults.clear(),
+    pendingFaults: () => sim.faults.pending(),
+    requests: () => sim.requests(),
+    clearRequests: () => sim.clearRequests(),
+    setKnobs: (next) => {
+      if (next.latencyMs !== undefined) knobs.latencyMs = next.latencyMs;
+      if (next.tokensPerSecond !== undefined) knobs.tokensPerSecond = next.tokensPerSecond;
+    },
+    close: () => sim.close(),
+  };
+}
