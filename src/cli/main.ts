@@ -49,8 +49,8 @@ async function serve(args: string[]): Promise<number> {
     options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
   });
   if (!values.config) throw new UsageError('serve: --config FILE is required');
-  const config = loadConfigFile(values.config);
   const port = parsePort(values.port);
+  const config = loadConfigFile(values.config);
   const gateway = await startGateway(config, {
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),

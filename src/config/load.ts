@@ -36,7 +36,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const absoluteFile = path.resolve(file);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       absoluteFile,
@@ -57,7 +57,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     ]);
   }
 
-  const interpolated = interpolateTree(tree, env);
+  const interpolated = interpolateTree(withoutExtensionFields(tree), env);
   const redactor = createRedactor(interpolated.value, interpolated.fromEnv, interpolated.substituted);
   // A value whose interpolation failed is reported once, not again as "required" or "unknown".
   const failed = interpolated.problems.map((p) => formatPath(p.path));
@@ -85,6 +85,16 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     throw new ConfigError(absoluteFile, dedupe(inFileOrder(located)));
   }
   return resolveRelativePaths(parsed.data, path.dirname(absoluteFile));
+}
+
+/**
+ * Top-level `x-*` keys are extension fields, as in Docker Compose: a place for YAML anchors
+ * (`x-defaults: &dep {...}` then `<<: *dep`) that the gateway ignores. They were already
+ * expanded where used, so dropping them here loses nothing.
+ */
+function withoutExtensionFields(tree: unknown): unknown {
+  if (tree === null || typeof tree !== 'object' || Array.isArray(tree)) return tree;
+  return Object.fromEntries(Object.entries(tree).filter(([key]) => !key.startsWith('x-')));
 }
 
 /** Relative file paths in the document are relative to the configuration file's folder. */

@@ -26,7 +26,10 @@ export function schemaIssuesToProblems(
       const allowed = allowedKeysAt(schema, path, redactor.valueAt([]));
       for (const key of issue.keys) {
         const hint = suggestionSuffix(key, allowed);
-        const message = hint ? `unknown key${hint}` : `unknown key (allowed: ${allowed.join(', ')})`;
+        const message =
+          hint || allowed.length === 0
+            ? `unknown key${hint}`
+            : `unknown key (allowed: ${allowed.join(', ')})`;
         problems.push({ path: [...path, key], message });
       }
       continue;
@@ -62,6 +65,10 @@ function describeIssue(issue: z.core.$ZodIssue, path: PathSegment[], redactor: R
     case 'invalid_type':
       // `issue.input` (not the raw value): an empty secret "" reaches the schema as undefined.
       if (issue.input === undefined) return 'required';
+      // YAML reads `apiKey: 0123` as a number (and drops the zero): quoting keeps it text.
+      if (issue.expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')) {
+        return `expected a string (got ${quoted ?? describeKind(value)}; put it in quotes)`;
+      }
       return `expected ${typeName(issue.expected)} (got ${quoted ?? describeKind(value)})`;
     case 'invalid_value':
       return `${value === undefined ? 'required; ' : ''}expected ${oneOf(issue.values)}${got}`;

@@ -338,7 +338,7 @@ export const teamSchema = z.strictObject({
 
 export const keySchema = z.strictObject({
   name: nonEmpty(),
-  key: z.string().min(8),
+  key: z.preprocess(emptyToUndefined, z.string().min(8)),
   team: nonEmpty().optional(),
   /** Allowed model names; absent means all. */
   models: z.array(nonEmpty()).optional(),

@@ -1,4 +1,4 @@
-import type { Config, RoutingSettings } from '../config/schema.ts';
+import { type Config, resolveModelRouting } from '../config/schema.ts';
 import { KeyIndex } from '../identity/keys.ts';
 import { createProvider } from '../providers/registry.ts';
 import type { Provider } from '../providers/types.ts';
@@ -16,21 +16,6 @@ export interface Runtime {
   health: HealthTracker;
   retryBudget: RetryBudget;
   transport: Transport;
-}
-
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
-
-/** A model's `routing:` overrides the gateway's, field by field. */
-export function mergeRouting(
-  base: RoutingSettings,
-  override: DeepPartial<RoutingSettings> | undefined,
-): RoutingSettings {
-  if (!override) return base;
-  return {
-    timeouts: { ...base.timeouts, ...override.timeouts },
-    retry: { ...base.retry, ...override.retry },
-    circuitBreaker: { ...base.circuitBreaker, ...override.circuitBreaker },
-  };
 }
 
 export function buildRuntime(config: Config): Runtime {
@@ -53,7 +38,7 @@ export function buildRuntime(config: Config): Runtime {
     models.set(m.name, {
       name: m.name,
       strategy: m.strategy,
-      routing: mergeRouting(config.routing, m.routing),
+      routing: resolveModelRouting(config.routing, m.routing),
       deployments,
     });
   }

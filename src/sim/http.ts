@@ -107,6 +107,7 @@ export class SseWriter {
   #paced = 0;
   #start = 0;
   #open = true;
+  #corked = false;
 
   constructor(res: ServerResponse, status: number, headers: Headers, options: SseOptions) {
     this.#res = res;
@@ -133,6 +134,7 @@ export class SseWriter {
     if (!this.open) return false;
     if (this.#options.cutAfter !== undefined && this.#sent >= this.#options.cutAfter) {
       this.#open = false;
+      this.#uncork();
       cutConnection(this.#res);
       return false;
     }
@@ -144,13 +146,29 @@ export class SseWriter {
       if (!(await sleep(due - performance.now(), this.#options.signal)) || !this.open) return false;
     }
     this.#sent++;
-    if (!this.#res.write(`data: ${data}\n\n`)) await drained(this.#res);
+    // Unpaced events are corked so a whole stream leaves in a few writev calls, not one per event.
+    if (rate <= 0 && !this.#corked) {
+      this.#res.cork();
+      this.#corked = true;
+    }
+    if (!this.#res.write(`data: ${data}\n\n`)) {
+      this.#uncork();
+      await drained(this.#res);
+    }
     return this.open;
+  }
+
+  #uncork(): void {
+    if (this.#corked) {
+      this.#corked = false;
+      this.#res.uncork();
+    }
   }
 
   /** Sends `[DONE]` (when the protocol has one) and ends the response. */
   async finish(done: string | undefined): Promise<void> {
-    if (done !== undefined && !(await this.send(done))) return;
-    if (this.open) this.#res.end();
+    const sent = done === undefined || (await this.send(done));
+    this.#uncork();
+    if (sent && this.open) this.#res.end();
   }
 }

@@ -209,6 +209,21 @@ describe('defaults', () => {
   });
 });
 
+describe('YAML conveniences', () => {
+  it('ignores top-level x-* extension fields and expands merge keys from their anchors', () => {
+    const text = `x-deployment: &deployment { priority: 2, weight: 3 }
+${MINIMAL.replace('{ provider: openai, model: gpt-5 }', '{ <<: *deployment, provider: openai, model: gpt-5 }')}`;
+    const config = parseConfigText(text, FILE, {});
+    assert.deepEqual(config.models[0]?.deployments[0], {
+      provider: 'openai',
+      model: 'gpt-5',
+      priority: 2,
+      weight: 3,
+    });
+    assert.equal('x-deployment' in config, false);
+  });
+});
+
 describe('loadConfigFile', () => {
   it('reads a file and resolves relative paths against its folder, not the working directory', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-config-'));

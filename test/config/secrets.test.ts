@@ -114,7 +114,7 @@ describe('secrets are never echoed', () => {
   it('says what was expected even where it cannot say what was found', () => {
     const byPath = new Map(err.problems.map((p) => [p.path, p.message]));
     assert.equal(byPath.get('server.port'), 'expected a number (got a string)');
-    assert.equal(byPath.get('providers[5].apiKey'), 'expected a string (got a number)');
+    assert.equal(byPath.get('providers[5].apiKey'), 'expected a string (got a number; put it in quotes)');
     assert.equal(byPath.get('keys[0].models[0]'), 'unknown model');
     assert.match(
       byPath.get('providers[4].type') ?? '',

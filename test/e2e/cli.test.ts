@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import OpenAI from 'openai';
+import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
+
+/** The CLI as users run it: bin/switchyard.js over the built dist/ (npm test builds first). */
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+function run(args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Starts a long-running command and waits for its `listening on` line. */
+async function start(args: string[], cwd?: string): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+  children.add(child);
+  let output = '';
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) resolve(match[1]);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    void exit.then(() => reject(new Error(`exited before listening:\n${output}`)));
+  });
+  return { child, url, output: () => output, exit };
+}
+
+function tempConfig(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+  const file = join(dir, 'switchyard.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('switchyard CLI', () => {
+  test('--help on every command, exit 0', () => {
+    for (const args of [['--help'], ['serve', '--help'], ['demo', '--help'], ['check', '--help']]) {
+      const result = run(args);
+      assert.equal(result.code, 0, args.join(' '));
+      assert.match(result.stdout, /Usage: switchyard/);
+    }
+  });
+
+  test('usage errors exit 2', () => {
+    assert.equal(run([]).code, 2);
+    const unknown = run(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const noConfig = run(['serve']);
+    assert.equal(noConfig.code, 2);
+    assert.match(noConfig.stderr, /--config FILE is required/);
+    assert.equal(run(['serve', '--config', 'x.yaml', '--port', 'abc']).code, 2);
+    assert.equal(run(['check', '--bogus']).code, 2);
+  });
+
+  test('check: ok exits 0; every problem listed with its path, exit 1, no secret echoed', () => {
+    const ok = tempConfig(`
+providers: [{ id: oa, type: openai, apiKey: sk-secret-value-1 }]
+models: [{ name: m, deployments: [{ provider: oa, model: gpt-5 }] }]
+`);
+    const good = run(['check', '--config', ok]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, /ok \(1 providers, 1 models, 0 keys\)/);
+    const bad = tempConfig(`
+providers:
+  - { id: oa, type: azure, apiKey: sk-secret-value-2 }
+  - { id: ob, type: openai, apiKye: sk-secret-value-3 }
+models: [{ name: m, deployments: [{ provider: oc, model: gpt-5 }] }]
+`);
+    const result = run(['check', '--config', bad]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /providers\[0\]\.type \(line 3\): expected one of openai \| azure-openai/);
+    assert.match(result.stderr, /providers\[1\]\.apiKye \(line 4\): unknown key; did you mean "apiKey"\?/);
+    assert.match(result.stderr, /models\[0\]\.deployments\[0\]\.provider/);
+    assert.ok(!/sk-secret-value/.test(result.stderr + result.stdout));
+    assert.equal(run(['check', '--config', '/nonexistent/switchyard.yaml']).code, 1);
+  });
+
+  test('serve --port 0 prints the listening line; SIGTERM lets an in-flight stream finish, then exits 0', async () => {
+    const sim: SimCloud = await startSimCloud({ kind: 'openai', apiKeys: ['sk-up'], tokensPerSecond: 50 });
+    try {
+      const config = tempConfig(`
+server: { shutdownGraceMs: 10000 }
+providers: [{ id: oa, type: openai, endpoint: ${sim.url}/v1, apiKey: sk-up }]
+models: [{ name: m, deployments: [{ provider: oa, model: gpt-5 }] }]
+keys: [{ name: app, key: sk-cli-test-0001 }]
+`);
+      const server = await start(['serve', '--config', config, '--port', '0', '--host', '127.0.0.1']);
+      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'sk-cli-test-0001', maxRetries: 0 });
+      // About 20 words at 50 tokens/s: the stream is still running when SIGTERM arrives.
+      const stream = await client.chat.completions.create({
+        model: 'm',
+        stream: true,
+        messages: [{ role: 'user', content: '[sim:words=20]' }],
+      });
+      const iterator = stream[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      assert.equal(first.done, false);
+      server.child.kill('SIGTERM');
+      let words = '';
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        words += next.value.choices[0]?.delta.content ?? '';
+      }
+      assert.equal(words.trim().split(/\s+/).length, 20, 'the in-flight stream completed');
+      assert.equal(await server.exit, 0);
+      assert.match(server.output(), /SIGTERM received: draining/);
+      await assert.rejects(fetch(`${server.url}/healthz`), 'no longer accepting');
+    } finally {
+      await sim.close();
+    }
+  });
+
+  test('demo: simulated clouds and a gateway; Azure first, OpenAI when Azure fails', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
+    const demo = await start(['demo', '--port', '0'], cwd);
+    try {
+      const output = demo.output();
+      const key = /(sk-demo-app-\w+)/.exec(output)?.[1];
+      const azure = /simulated Azure OpenAI\s+(http:\/\/\S+)/.exec(output)?.[1];
+      assert.ok(key && azure, output);
+      const client = new OpenAI({ baseURL: `${demo.url}/v1`, apiKey: key, maxRetries: 0 });
+      const first = await client.chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      assert.equal(first.response.headers.get('x-switchyard-provider'), 'azure-eastus');
+      const fault = await fetch(`${azure}/_sim/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ faults: [{ kind: 'status', status: 503, times: 'always' }] }),
+      });
+      assert.equal(fault.status < 300, true);
+      const second = await client.chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      assert.equal(second.response.headers.get('x-switchyard-provider'), 'openai');
+      assert.match(second.data.choices[0]?.message.content ?? '', /simulated OpenAI/);
+    } finally {
+      demo.child.kill('SIGTERM');
+      assert.equal(await demo.exit, 0);
+    }
+  });
+});
