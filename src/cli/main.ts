@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfigError, loadConfigFile } from '../config/index.ts';
+import { unimplementedSettings } from '../gateway/runtime.ts';
 import { startGateway } from '../server/http.ts';
 import { runDemo } from './demo.ts';
 import { drainOnSignal } from './signals.ts';
@@ -51,6 +52,7 @@ async function serve(args: string[]): Promise<number> {
   if (!values.config) throw new UsageError('serve: --config FILE is required');
   const port = parsePort(values.port);
   const config = loadConfigFile(values.config);
+  for (const note of unimplementedSettings(config)) process.stderr.write(`warning: ${note}\n`);
   const gateway = await startGateway(config, {
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),

@@ -18,6 +18,23 @@ export interface Runtime {
   transport: Transport;
 }
 
+/**
+ * Configuration the contract accepts but this build does not act on yet. Said out loud at start-up
+ * rather than silently ignored, so nobody believes a budget or a boundary protects them.
+ */
+export function unimplementedSettings(config: Config): string[] {
+  const notes: string[] = [];
+  config.models.forEach((m, i) => {
+    if (m.strategy !== 'priority')
+      notes.push(`models[${i}].strategy ${m.strategy}: not implemented yet; routing by priority`);
+    if (m.hedge) notes.push(`models[${i}].hedge: not implemented yet; no hedged requests are sent`);
+  });
+  const governed = [...config.teams, ...config.keys].some((x) => x.rpm || x.tpm || x.budget || x.boundary);
+  if (governed) notes.push('rpm, tpm, budget and boundary limits on keys and teams: not enforced yet');
+  if (config.redis) notes.push('redis: shared state is not used yet; each replica keeps its own');
+  return notes;
+}
+
 export function buildRuntime(config: Config): Runtime {
   const providers = new Map(config.providers.map((p) => [p.id, createProvider(p)]));
   const models = new Map<string, LogicalModel>();

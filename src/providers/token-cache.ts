@@ -14,13 +14,21 @@ export function createTokenCache(
   refreshMarginMs = 5 * 60_000,
   now: () => number = Date.now,
 ): () => Promise<string> {
-  let current: { token: string; refreshAtMs: number } | undefined;
+  let current: { token: string; refreshAtMs: number; expiresAtMs: number } | undefined;
   let inFlight: Promise<string> | undefined;
   const refresh = async (): Promise<string> => {
     const obtainedAt = now();
-    const fresh = await fetchToken();
+    let fresh: AccessToken;
+    try {
+      fresh = await fetchToken();
+    } catch (err) {
+      // An identity-provider hiccup during an early refresh must not fail requests the cached
+      // token can still serve; the next caller tries the refresh again.
+      if (current && now() < current.expiresAtMs) return current.token;
+      throw err;
+    }
     const margin = Math.min(refreshMarginMs, (fresh.expiresAtMs - obtainedAt) / 2);
-    current = { token: fresh.token, refreshAtMs: fresh.expiresAtMs - margin };
+    current = { token: fresh.token, refreshAtMs: fresh.expiresAtMs - margin, expiresAtMs: fresh.expiresAtMs };
     return fresh.token;
   };
   return () => {

@@ -92,6 +92,7 @@ export async function runAttempts<T>(
     }, settings.timeouts.firstByteMs);
     const startedAtMs = ctx.now();
     let sent = false;
+    let probe = false;
     const io: AttemptIO = {
       signal: controller.signal,
       send: (call) => {
@@ -99,7 +100,7 @@ export async function runAttempts<T>(
           sent = true;
           upstreamCalls++;
           lastDeployment = deployment;
-          ctx.health.begin(deployment.key);
+          probe = ctx.health.begin(deployment.key);
         }
         return ctx.transport.send(call, {
           signal: controller.signal,
@@ -133,7 +134,7 @@ export async function runAttempts<T>(
         end: () => {
           if (ended) return;
           ended = true;
-          ctx.health.end(deployment.key);
+          ctx.health.end(deployment.key, probe);
           ctx.requestSignal.removeEventListener('abort', onRequestAbort);
         },
       };
@@ -145,7 +146,7 @@ export async function runAttempts<T>(
       const latencyMs = ctx.now() - startedAtMs;
       if (err instanceof GatewayError) {
         // The adapter refused before sending: this cloud cannot honour the request; another may.
-        if (sent) ctx.health.end(deployment.key);
+        if (sent) ctx.health.end(deployment.key, probe);
         unsupported ??= err;
         attempts.push(record(deployment, 'skipped', latencyMs, { kind: 'unsupported', reason: err.message }));
         continue;
@@ -161,7 +162,7 @@ export async function runAttempts<T>(
             failure.retryAfterMs,
           );
         }
-        ctx.health.end(deployment.key);
+        ctx.health.end(deployment.key, probe);
       }
       failures.push(failure);
       attempts.push(

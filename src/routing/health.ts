@@ -68,11 +68,16 @@ export class HealthTracker {
     };
   }
 
-  /** An attempt was sent: it is in flight, and a half-open circuit now has its probe. */
-  begin(key: string): void {
+  /**
+   * An attempt was sent: it is in flight. When the circuit is not closed, this attempt is the
+   * probe; the answer says so, and only the probe's own end() lets the next probe in.
+   */
+  begin(key: string): boolean {
     const r = this.record(key);
     r.inFlight++;
-    if (r.openedAtMs !== undefined) r.probing = true;
+    if (r.openedAtMs === undefined) return false;
+    r.probing = true;
+    return true;
   }
 
   /** The attempt produced its first output: the deployment is healthy. */
@@ -105,10 +110,10 @@ export class HealthTracker {
     r.probing = false;
   }
 
-  /** The attempt is over, whatever its outcome. */
-  end(key: string): void {
+  /** The attempt is over, whatever its outcome; `probe` is what begin() answered for it. */
+  end(key: string, probe = false): void {
     const r = this.record(key);
     r.inFlight = Math.max(0, r.inFlight - 1);
-    r.probing = false;
+    if (probe) r.probing = false;
   }
 }

@@ -8,7 +8,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type EntraConfig, EntraIssuer } from './azure-entra.ts';
-import { retryAfterHeaders, retryAfterOf } from './faults.ts';
+import { retryAfterHeaders, retryAfterOf, type StatusFault } from './faults.ts';
 import { type Headers, sendJson } from './http.ts';
 import { type ChatContext, chatCompletion } from './openai-chat.ts';
 import { embeddings } from './openai-embeddings.ts';
@@ -43,6 +43,11 @@ const azureError = (status: number, code: string, message: string): NativeError 
   status,
   body: { error: { code, message } },
 });
+const DEPLOYMENT_NOT_FOUND = azureError(
+  404,
+  'DeploymentNotFound',
+  'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.',
+);
 const OPERATIONS: Record<Operation, string> = {
   chat: 'ChatCompletions_Create',
   embeddings: 'Embeddings_Create',
@@ -173,36 +178,15 @@ export function createAzureHandler(options: AzureOptions): ProtocolHandler {
     const h = headers(deployment);
     const denied = authenticate(ex);
     if (denied) return send(ex, denied, h);
-    if (ex.bodyInvalid) {
-      return sendJson(
-        ex.res,
-        400,
-        openaiErrorBody({ status: 400, message: 'Invalid JSON in request body.' }),
-        h,
-      );
-    }
-    if (deployment === undefined) {
-      return sendJson(
-        ex.res,
-        400,
-        openaiErrorBody({ status: 400, message: 'you must provide a model parameter', param: 'model' }),
-        h,
-      );
-    }
+    // Validation errors on Azure are passed through in OpenAI's envelope.
+    const badRequest = (message: string, param: string | null = null) =>
+      sendJson(ex.res, 400, openaiErrorBody({ status: 400, message, param }), h);
+    if (ex.bodyInvalid) return badRequest('Invalid JSON in request body.');
+    if (deployment === undefined) return badRequest('you must provide a model parameter', 'model');
     const fault = sim.takeFault(deployment);
-    if (settleFault(ex, fault, (f) => send(ex, azureFlavour.statusFault(f, deployment, operation), h)))
-      return;
-    if (deployments.size > 0 && !deployments.has(deployment)) {
-      return send(
-        ex,
-        azureError(
-          404,
-          'DeploymentNotFound',
-          'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.',
-        ),
-        h,
-      );
-    }
+    const throttle = (f: StatusFault) => send(ex, azureFlavour.statusFault(f, deployment, operation), h);
+    if (settleFault(ex, fault, throttle)) return;
+    if (deployments.size > 0 && !deployments.has(deployment)) return send(ex, DEPLOYMENT_NOT_FOUND, h);
     const ctx: ChatContext = {
       flavour: azureFlavour,
       label: options.label,
@@ -223,8 +207,9 @@ export function createAzureHandler(options: AzureOptions): ProtocolHandler {
       const version = ex.query.get('api-version');
       // Without api-version Azure answers 404 "Resource not found", not a 400.
       if (version === null) return send(ex, notFound, headers(undefined));
-      if (!API_VERSION.test(version))
+      if (!API_VERSION.test(version)) {
         return send(ex, azureError(400, 'BadRequest', 'API version not supported'), headers(undefined));
+      }
       const deployment = decodeURIComponent(classic[1]!);
       return inference(ex, sim, classic[2] === 'embeddings' ? 'embeddings' : 'chat', deployment);
     }

@@ -6,7 +6,7 @@
 
 import { createAzureHandler } from './azure.ts';
 import type { EntraConfig } from './azure-entra.ts';
-import type { SimFault } from './faults.ts';
+import { type SimFault, simFaultSchema } from './faults.ts';
 import { createOpenAIHandler } from './openai.ts';
 import { createOpenAICompatibleHandler } from './openai-compatible.ts';
 import { type ProtocolHandler, type RecordedRequest, type SimKnobs, startServer } from './server.ts';
@@ -44,7 +44,7 @@ export interface SimCloud {
   /** http://127.0.0.1:PORT, no trailing slash. */
   url: string;
   port: number;
-  /** Appends faults to the queue (see faults.ts). */
+  /** Appends faults to the queue (see faults.ts); throws on a malformed fault. */
   addFaults(faults: SimFault[]): void;
   clearFaults(): void;
   /** Faults not yet consumed, in order. */
@@ -96,7 +96,8 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
     kind: options.kind,
     url: `http://${urlHost}:${sim.port}`,
     port: sim.port,
-    addFaults: (faults) => sim.faults.add(faults),
+    // Validated like the HTTP API, so a typo in a test fails loudly instead of never firing.
+    addFaults: (faults) => sim.faults.add(simFaultSchema.array().parse(faults)),
     clearFaults: () => sim.faults.clear(),
     pendingFaults: () => sim.faults.pending(),
     requests: () => sim.requests(),

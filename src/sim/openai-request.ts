@@ -38,7 +38,8 @@ const CHAT_FIELDS = new Set([
   'function_call', 'moderation',
 ]);
 
-const ROLES = ['system', 'assistant', 'user', 'function', 'tool', 'developer'];
+// The deprecated `function` role is not simulated.
+const ROLES = ['system', 'assistant', 'user', 'tool', 'developer'];
 const USER_PARTS = ['text', 'image_url', 'input_audio', 'file'];
 const NAME_RE = /^[a-zA-Z0-9_-]{1,64}$/;
 
@@ -162,7 +163,7 @@ function message(value: unknown, i: number): SimMessage {
   if (!isObject(value)) invalidType(at, 'an object', value);
   const role = value.role;
   if (role === undefined) missingParam(`${at}.role`);
-  if (typeof role !== 'string' || !ROLES.includes(role) || role === 'function') {
+  if (typeof role !== 'string' || !ROLES.includes(role)) {
     invalidValue(`${at}.role`, role, ROLES);
   }
   if (role === 'assistant') {
@@ -245,8 +246,9 @@ function tools(body: Record<string, unknown>): SimTool[] | undefined {
         'invalid_value',
       );
     }
-    if (fn.parameters !== undefined && !isObject(fn.parameters))
+    if (fn.parameters !== undefined && !isObject(fn.parameters)) {
       invalidType(`${at}.function.parameters`, 'an object', fn.parameters);
+    }
     return fn.parameters === undefined ? { name: fn.name } : { name: fn.name, parameters: fn.parameters };
   });
 }
@@ -285,8 +287,9 @@ function responseFormat(body: Record<string, unknown>): SimResponseFormat | unde
   if (value === undefined || value === null) return undefined;
   if (!isObject(value)) invalidType('response_format', 'an object', value);
   if (value.type === 'text' || value.type === 'json_object') return { type: value.type };
-  if (value.type !== 'json_schema')
+  if (value.type !== 'json_schema') {
     invalidValue('response_format.type', value.type, ['text', 'json_object', 'json_schema']);
+  }
   const spec = value.json_schema;
   if (!isObject(spec)) missingParam('response_format.json_schema');
   if (typeof spec.name !== 'string') {
@@ -299,8 +302,9 @@ function stop(body: Record<string, unknown>): string[] | undefined {
   const value = body.stop;
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return [value];
-  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string'))
+  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string')) {
     invalidType('stop', 'one of a string or array of strings', value);
+  }
   if (value.length > 4) {
     throw new Invalid(
       `Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length ${value.length} instead.`,
@@ -335,17 +339,20 @@ function parse(body: Record<string, unknown>, options: ChatParseOptions): Parsed
   const stream = boolean(body, 'stream') ?? false;
   const streamOptions = body.stream_options;
   if (streamOptions !== undefined && streamOptions !== null) {
-    if (!stream)
+    if (!stream) {
       throw new Invalid(
         "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
         'stream_options',
         null,
       );
+    }
     if (!isObject(streamOptions)) invalidType('stream_options', 'an object', streamOptions);
   }
   const so = isObject(streamOptions) ? streamOptions : {};
-  for (const key of ['temperature', 'frequency_penalty', 'presence_penalty'])
-    number(body, key, key === 'temperature' ? 0 : -2, 2, false);
+  // Sampling values are only range-checked: the simulated model is deterministic anyway.
+  number(body, 'temperature', 0, 2, false);
+  number(body, 'frequency_penalty', -2, 2, false);
+  number(body, 'presence_penalty', -2, 2, false);
   number(body, 'top_p', 0, 1, false);
   const definedTools = tools(body);
   const choice = toolChoice(body, definedTools);
@@ -383,13 +390,7 @@ function parse(body: Record<string, unknown>, options: ChatParseOptions): Parsed
 /** Parses a chat body; returns the neutral request or the 400 to send. */
 export function parseChatBody(body: unknown, options: ChatParseOptions): ParsedChat | ApiError {
   if (!isObject(body))
-    return {
-      status: 400,
-      message: 'The request body must be a JSON object.',
-      type: 'invalid_request_error',
-      param: null,
-      code: null,
-    };
+    return { status: 400, message: 'The request body must be a JSON object.', param: null };
   try {
     return parse(body, options);
   } catch (error) {

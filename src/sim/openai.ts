@@ -39,6 +39,10 @@ export interface OpenAIOptions {
 }
 
 const CREATED = 1_700_000_000;
+const OPERATIONS = new Map<string, Operation>([
+  ['/v1/chat/completions', 'chat'],
+  ['/v1/embeddings', 'embeddings'],
+]);
 
 function send(ex: Exchange, error: NativeError, headers: Headers): void {
   sendJson(ex.res, error.status, error.body, { ...headers, ...error.headers });
@@ -61,14 +65,7 @@ export function createOpenAIRouter(options: OpenAIRouterOptions): ProtocolHandle
   return async (ex, sim) => {
     const { method, path } = ex;
     const headers = options.headers(sim);
-    const operation: Operation | undefined =
-      method !== 'POST'
-        ? undefined
-        : path === '/v1/chat/completions'
-          ? 'chat'
-          : path === '/v1/embeddings'
-            ? 'embeddings'
-            : undefined;
+    const operation = method === 'POST' ? OPERATIONS.get(path) : undefined;
     const isModels = method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'));
     if (!operation && !isModels) return send(ex, options.notFound(ex), headers);
 

@@ -28,7 +28,10 @@ interface Running {
 
 /** Starts a long-running command and waits for its `listening on` line. */
 async function start(args: string[], cwd?: string): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd ? { cwd } : {}),
+  });
   children.add(child);
   let output = '';
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -144,7 +147,9 @@ keys: [{ name: app, key: sk-cli-test-0001 }]
       const azure = /simulated Azure OpenAI\s+(http:\/\/\S+)/.exec(output)?.[1];
       assert.ok(key && azure, output);
       const client = new OpenAI({ baseURL: `${demo.url}/v1`, apiKey: key, maxRetries: 0 });
-      const first = await client.chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      const first = await client.chat.completions
+        .create({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
       assert.equal(first.response.headers.get('x-switchyard-provider'), 'azure-eastus');
       const fault = await fetch(`${azure}/_sim/faults`, {
         method: 'POST',
@@ -152,7 +157,9 @@ keys: [{ name: app, key: sk-cli-test-0001 }]
         body: JSON.stringify({ faults: [{ kind: 'status', status: 503, times: 'always' }] }),
       });
       assert.equal(fault.status < 300, true);
-      const second = await client.chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      const second = await client.chat.completions
+        .create({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
       assert.equal(second.response.headers.get('x-switchyard-provider'), 'openai');
       assert.match(second.data.choices[0]?.message.content ?? '', /simulated OpenAI/);
     } finally {

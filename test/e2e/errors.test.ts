@@ -35,24 +35,35 @@ describe('client errors, in OpenAI shape, with the contract headers', () => {
     assert.equal(missing.status, 401);
     assert.ok(missing.headers.get('x-request-id'));
     assert.equal(missing.headers.get('x-switchyard-attempts'), '0');
-    const bad = await apiError(stack.client('sk-wrong-key-123456').chat.completions.create({ model: 'gpt-5', messages: hi }));
+    const bad = await apiError(
+      stack.client('sk-wrong-key-123456').chat.completions.create({ model: 'gpt-5', messages: hi }),
+    );
     assert.ok(bad instanceof OpenAI.AuthenticationError);
     assert.equal(bad.code, 'invalid_api_key');
     assert.ok(!bad.message.includes('sk-wrong-key-123456'));
   });
 
   test('400 names the field and the rule', async () => {
-    const err = await apiError(client.chat.completions.create({ model: 'gpt-5', messages: hi, temperature: 3 }));
+    const err = await apiError(
+      client.chat.completions.create({ model: 'gpt-5', messages: hi, temperature: 3 }),
+    );
     assert.ok(err instanceof OpenAI.BadRequestError);
     assert.equal(err.param, 'temperature');
     assert.match(err.message, /temperature: must be between 0 and 2/);
     const content = await apiError(
-      client.chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 42 as unknown as string }] }),
+      client.chat.completions.create({
+        model: 'gpt-5',
+        messages: [{ role: 'user', content: 42 as unknown as string }],
+      }),
     );
     assert.equal(content.status, 400);
     assert.match(content.message, /messages\[0\]\.content/);
     const unknownField = await apiError(
-      client.chat.completions.create({ model: 'gpt-5', messages: hi, frobnicate: true } as OpenAI.ChatCompletionCreateParamsNonStreaming),
+      client.chat.completions.create({
+        model: 'gpt-5',
+        messages: hi,
+        frobnicate: true,
+      } as OpenAI.ChatCompletionCreateParamsNonStreaming),
     );
     assert.match(unknownField.message, /unrecognized argument "frobnicate"/);
     const notJson = await raw('/v1/chat/completions', {
@@ -61,7 +72,10 @@ describe('client errors, in OpenAI shape, with the contract headers', () => {
       body: '{"model":',
     });
     assert.equal(notJson.status, 400);
-    assert.match(((await notJson.json()) as { error: { message: string } }).error.message, /could not be parsed as JSON/);
+    assert.match(
+      ((await notJson.json()) as { error: { message: string } }).error.message,
+      /could not be parsed as JSON/,
+    );
   });
 
   test('404 for an unknown model and an unknown route; 405 for a wrong method', async () => {
@@ -76,14 +90,19 @@ describe('client errors, in OpenAI shape, with the contract headers', () => {
   });
 
   test('403 when the key may not use the model', async () => {
-    const err = await apiError(stack.client(KEYS.limited).chat.completions.create({ model: 'llama', messages: hi }));
+    const err = await apiError(
+      stack.client(KEYS.limited).chat.completions.create({ model: 'llama', messages: hi }),
+    );
     assert.ok(err instanceof OpenAI.PermissionDeniedError);
     assert.match(err.message, /not allowed to use model "llama"/);
   });
 
   test('413 for a body over server.maxBodyBytes', async () => {
     const err = await apiError(
-      client.chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }),
+      client.chat.completions.create({
+        model: 'gpt-5',
+        messages: [{ role: 'user', content: 'x'.repeat(70_000) }],
+      }),
     );
     assert.equal(err.status, 413);
     assert.equal(err.code, 'body_too_large');
@@ -97,7 +116,10 @@ describe('client errors, in OpenAI shape, with the contract headers', () => {
 
   test('an upstream 400 is passed through, not failed over', async () => {
     const err = await apiError(
-      stack.client().chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 'bad [sim:finish=content_filter]' }] }),
+      stack.client().chat.completions.create({
+        model: 'gpt-5',
+        messages: [{ role: 'user', content: 'bad [sim:finish=content_filter]' }],
+      }),
     );
     assert.equal(err.status, 400);
     assert.equal(err.code, 'content_filter');
@@ -124,7 +146,9 @@ describe('failover: Azure first, another cloud when Azure fails', () => {
   ] as const) {
     test(`${name} at Azure → served by OpenAI, invisibly`, async () => {
       stack.sims.azure.addFaults([fault]);
-      const { data, response } = await client.chat.completions.create({ model: 'gpt-5', messages: hi }).withResponse();
+      const { data, response } = await client.chat.completions
+        .create({ model: 'gpt-5', messages: hi })
+        .withResponse();
       assert.match(data.choices[0]?.message.content ?? '', /^Hello from simulated OpenAI \(gpt-5\)/);
       assert.equal(response.headers.get('x-switchyard-provider'), 'openai');
       assert.equal(response.headers.get('x-switchyard-deployment'), 'gpt-5');
@@ -142,7 +166,9 @@ describe('failover: Azure first, another cloud when Azure fails', () => {
 
   test('a hanging Azure is abandoned at the first-byte timeout', async () => {
     stack.sims.azure.addFaults([{ kind: 'hang' }]);
-    const { data, response } = await client.chat.completions.create({ model: 'quick', messages: hi }).withResponse();
+    const { data, response } = await client.chat.completions
+      .create({ model: 'quick', messages: hi })
+      .withResponse();
     assert.match(data.choices[0]?.message.content ?? '', /simulated OpenAI/);
     assert.equal(response.headers.get('x-switchyard-attempts'), '2');
   });
@@ -212,7 +238,11 @@ describe('mid-stream failure', () => {
     const response = await raw('/v1/chat/completions', {
       method: 'POST',
       headers: { authorization: `Bearer ${KEYS.app}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-5', stream: true, messages: [{ role: 'user', content: 'long [sim:words=50]' }] }),
+      body: JSON.stringify({
+        model: 'gpt-5',
+        stream: true,
+        messages: [{ role: 'user', content: 'long [sim:words=50]' }],
+      }),
     });
     assert.equal(response.status, 200);
     const text = await response.text();
@@ -220,7 +250,9 @@ describe('mid-stream failure', () => {
     const blocks = text.trim().split('\n\n');
     const last = blocks.at(-1) ?? '';
     assert.match(last, /^event: error\ndata: /);
-    const body = JSON.parse(last.split('\ndata: ')[1] ?? '{}') as { error: { code: string; message: string } };
+    const body = JSON.parse(last.split('\ndata: ')[1] ?? '{}') as {
+      error: { code: string; message: string };
+    };
     assert.equal(body.error.code, 'upstream_stream_failed');
     assert.match(body.error.message, /azure-eastus\/gpt-5-prod failed after it started/);
     assert.ok(blocks.length > 2, 'content was streamed before the failure');
@@ -228,7 +260,11 @@ describe('mid-stream failure', () => {
 
   test('the official SDK raises the error event as an APIError', async () => {
     stack.sims.azure.addFaults([{ kind: 'cut', afterChunks: 3 }]);
-    const stream = await client.chat.completions.create({ model: 'gpt-5', stream: true, messages: [{ role: 'user', content: '[sim:words=50]' }] });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-5',
+      stream: true,
+      messages: [{ role: 'user', content: '[sim:words=50]' }],
+    });
     let text = '';
     await assert.rejects(
       async () => {

@@ -81,7 +81,11 @@ export async function startSims(): Promise<Sims> {
       models: ['gpt-5-prod', 'emb-small'],
       entra: { ...ENTRA },
     }),
-    startSimCloud({ kind: 'openai', apiKeys: [SIM_KEYS.openai], models: ['gpt-5', 'text-embedding-3-small'] }),
+    startSimCloud({
+      kind: 'openai',
+      apiKeys: [SIM_KEYS.openai],
+      models: ['gpt-5', 'text-embedding-3-small'],
+    }),
     startSimCloud({ kind: 'openai-compatible', models: ['llama-3.1-8b'] }),
   ]);
   return { azure, openai, vllm };
@@ -95,7 +99,8 @@ export async function startStack(yaml: (sims: Sims) => string = stackYaml): Prom
     gateway,
     sims,
     url: gateway.url,
-    client: (key = KEYS.app) => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0, timeout: 20_000 }),
+    client: (key = KEYS.app) =>
+      new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0, timeout: 20_000 }),
     close: async () => {
       await gateway.shutdown(0);
       await Promise.all([sims.azure.close(), sims.openai.close(), sims.vllm.close()]);

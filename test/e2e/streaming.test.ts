@@ -36,7 +36,9 @@ async function streamFast(res: ServerResponse, probe: Probe): Promise<void> {
     probe.bytesWritten += data.length;
     if (!res.write(data)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
   }
-  res.end(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`);
+  res.end(
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`,
+  );
   probe.finished = true;
 }
 
@@ -131,8 +133,16 @@ describe('streaming end to end', () => {
     response.destroy();
     await waitFor(() => probe.closedEarly, 'the upstream connection to be closed');
     assert.ok(!probe.finished);
-    await waitFor(() => gateway.runtime.health.view('probe/m', { failureThreshold: 5, cooldownMs: 1 }, Date.now()).inFlight === 0, 'in-flight to drop');
+    await waitFor(
+      () =>
+        gateway.runtime.health.view('probe/m', { failureThreshold: 5, cooldownMs: 1 }, Date.now())
+          .inFlight === 0,
+      'in-flight to drop',
+    );
     // A client leaving is not the upstream's fault.
-    assert.equal(gateway.runtime.health.view('probe/m', { failureThreshold: 1, cooldownMs: 1 }, Date.now()).circuit, 'closed');
+    assert.equal(
+      gateway.runtime.health.view('probe/m', { failureThreshold: 1, cooldownMs: 1 }, Date.now()).circuit,
+      'closed',
+    );
   });
 });

@@ -13,7 +13,7 @@ import { issuesToError } from './issues.ts';
 
 /** Validates an OpenAI chat-completions body and turns it into the neutral ChatRequest. */
 export function parseChatBody(json: unknown): ChatRequest {
-  const parsed = chatBodySchema.safeParse(json);
+  const parsed = chatBodySchema.safeParse(json, { reportInput: true });
   if (!parsed.success) throw issuesToError(parsed.error.issues);
   const body = parsed.data;
   checkCrossFieldRules(body);

@@ -20,7 +20,7 @@ const embeddingBodySchema = z.strictObject({
 
 /** Validates an OpenAI embeddings body; OpenAI's SDK asks for base64 unless told otherwise. */
 export function parseEmbeddingBody(json: unknown): EmbeddingRequest {
-  const parsed = embeddingBodySchema.safeParse(json);
+  const parsed = embeddingBodySchema.safeParse(json, { reportInput: true });
   if (!parsed.success) throw issuesToError(parsed.error.issues);
   const body = parsed.data;
   let input: string[] | number[][];

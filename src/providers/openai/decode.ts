@@ -90,7 +90,14 @@ export function decodeChatCompletion(value: unknown): ChatEvent[] {
         arguments: asString(fn.arguments) ?? '',
       });
     });
-    events.push({ type: 'finish', choice: index, reason: mapFinishReason(choice.finish_reason) });
+    const reason = mapFinishReason(choice.finish_reason);
+    // Some servers (older Ollama, Gemini's compat layer) say "stop" after tool calls.
+    const hasToolCalls = asArray(message.tool_calls).length > 0;
+    events.push({
+      type: 'finish',
+      choice: index,
+      reason: reason === 'stop' && hasToolCalls ? 'tool_calls' : reason,
+    });
   }
   const usage = decodeUsage(body.usage);
   if (usage) events.push({ type: 'usage', usage });
@@ -104,6 +111,8 @@ export function decodeChatCompletion(value: unknown): ChatEvent[] {
  */
 export function createChatStreamDecoder(): ChatStreamDecoder {
   const textDecoder = new TextDecoder();
+  /** The last two characters fed, to tell a complete last line from a cut one at the end. */
+  let tail = '';
   let out: ChatEvent[] = [];
   let started = false;
   let done = false;
@@ -131,7 +140,14 @@ export function createChatStreamDecoder(): ChatStreamDecoder {
       for (const rawCall of asArray(delta.tool_calls)) onToolDelta(index, asObject(rawCall));
       if (choice.finish_reason != null) {
         sawFinish = true;
-        out.push({ type: 'finish', choice: index, reason: mapFinishReason(choice.finish_reason) });
+        const reason = mapFinishReason(choice.finish_reason);
+        // Some servers (older Ollama, Gemini's compat layer) say "stop" after streaming tool calls.
+        const calledTools = (nextToolIndex.get(index) ?? 0) > 0;
+        out.push({
+          type: 'finish',
+          choice: index,
+          reason: reason === 'stop' && calledTools ? 'tool_calls' : reason,
+        });
       }
     }
     const usage = decodeUsage(chunk.usage);
@@ -185,15 +201,18 @@ export function createChatStreamDecoder(): ChatStreamDecoder {
         return;
       }
       if (message.event === 'error' || parsed.error !== undefined) {
-        failure = new UpstreamError({ ...failureFromErrorBody(parsed, 200), retryable: false });
+        failure = new UpstreamError(
+          failureFromErrorBody(parsed.error === undefined ? { error: parsed } : parsed, 200),
+        );
         return;
       }
       onChunk(parsed);
     },
   });
 
+  /** Events decoded before a failure in the same read go out first; the failure is thrown next call. */
   const drain = (): ChatEvent[] => {
-    if (failure) throw failure;
+    if (out.length === 0 && failure) throw failure;
     const events = out;
     out = [];
     return events;
@@ -201,11 +220,16 @@ export function createChatStreamDecoder(): ChatStreamDecoder {
 
   return {
     push(chunk) {
-      parser.feed(textDecoder.decode(chunk, { stream: true }));
+      const text = textDecoder.decode(chunk, { stream: true });
+      tail = (tail + text).slice(-2);
+      parser.feed(text);
       return drain();
     },
     end() {
       parser.feed(textDecoder.decode());
+      // A last event whose line is complete but lacks its blank line (`data: [DONE]\n`) still counts.
+      if (tail.endsWith('\n') && tail !== '\n\n') parser.feed('\n');
+      if (failure) throw failure;
       const events = drain();
       // `data: [DONE]` is the family's end marker: without it the stream was cut.
       if (!done)

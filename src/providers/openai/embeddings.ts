@@ -1,17 +1,31 @@
+import { endianness } from 'node:os';
 import type { EmbeddingRequest, EmbeddingResult } from '../../core/chat.ts';
 import { asArray, asNumber, asObject, asString } from '../../core/json.ts';
 import { UpstreamError } from '../types.ts';
 
+/** Typed arrays use the machine's byte order; the wire is little-endian. */
+const BIG_ENDIAN = endianness() === 'BE';
+
 /** Base64 of little-endian float32s, the wire form OpenAI's SDK asks for by default. */
 export function float32ToBase64(vector: Float32Array): string {
-  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+  const bytes = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+  return (BIG_ENDIAN ? Buffer.from(bytes).swap32() : bytes).toString('base64');
 }
 
 export function base64ToFloat32(text: string): Float32Array {
   const bytes = Buffer.from(text, 'base64');
+  if (bytes.byteLength % 4 !== 0) {
+    throw new UpstreamError({
+      kind: 'protocol',
+      retryable: true,
+      message: `a base64 embedding of ${bytes.byteLength} bytes is not whole float32 values`,
+    });
+  }
   // Copy into an aligned buffer: a Buffer's offset into its pool need not be a multiple of 4.
   const out = new Float32Array(bytes.byteLength / 4);
-  new Uint8Array(out.buffer).set(bytes);
+  const view = new Uint8Array(out.buffer);
+  view.set(bytes);
+  if (BIG_ENDIAN) Buffer.from(out.buffer).swap32();
   return out;
 }
 

@@ -17,6 +17,21 @@ function kindForStatus(status: number, code: string | undefined): FailureKind {
   return 'client';
 }
 
+/**
+ * An error inside a 200 response (a stream's `data: {"error": ...}` or an error body served with
+ * 200) has no status to go by: its type and code say what happened.
+ */
+function kindForInBandError(type: string | undefined, code: string | undefined): FailureKind {
+  const words = `${type ?? ''} ${code ?? ''}`.toLowerCase();
+  if (words.includes('content_filter')) return 'content_filter';
+  if (words.includes('rate_limit') || words.includes('insufficient_quota') || words.includes('429'))
+    return 'throttled';
+  if (words.includes('overloaded') || words.includes('unavailable') || words.includes('slow_down'))
+    return 'overloaded';
+  if (words.includes('invalid_request') || words.includes('context_length')) return 'client';
+  return 'server';
+}
+
 const RETRYABLE: Record<FailureKind, boolean> = {
   throttled: true,
   overloaded: true,
@@ -43,7 +58,7 @@ export function failureFromErrorBody(body: JsonObject | undefined, status: numbe
     0,
     MAX_MESSAGE,
   );
-  const kind = kindForStatus(status, code);
+  const kind = status >= 400 ? kindForStatus(status, code) : kindForInBandError(asString(error?.type), code);
   const failure: UpstreamFailure = { kind, retryable: RETRYABLE[kind], status, message };
   if (kind === 'client' || kind === 'content_filter') {
     const clientError: ClientFacingError = {
