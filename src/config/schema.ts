@@ -79,12 +79,22 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
 
 const budgetPeriodSchema = z.enum(BUDGET_PERIODS);
 
+/** How image URLs in user messages are fetched for clouds that need the bytes (Bedrock, Gemini). */
+export const imageFetchSchema = z.strictObject({
+  enabled: bool().default(true),
+  maxBytes: positiveInt().default(20 * 1024 * 1024),
+  timeoutMs: positiveInt().default(10_000),
+  /** Loopback, private and link-local addresses are refused unless allowed: the gateway is no SSRF proxy. */
+  allowPrivateNetworks: bool().default(false),
+});
+
 export const serverSchema = z.strictObject({
   host: nonEmpty().default('127.0.0.1'),
   port: z.preprocess(coerceNumericString, z.number().int().min(0).max(65535)).default(8787),
   maxBodyBytes: positiveInt().default(33_554_432),
   shutdownGraceMs: int(0).default(10_000),
   metricsAuth: bool().default(false),
+  imageFetch: imageFetchSchema.prefault({}),
 });
 
 const timeoutsShape = {
@@ -373,6 +383,7 @@ export const configSchema = z.strictObject({
 });
 
 export type ServerConfig = z.output<typeof serverSchema>;
+export type ImageFetchConfig = z.output<typeof imageFetchSchema>;
 export type RoutingSettings = z.output<typeof routingSchema>;
 export type RoutingOverride = z.output<typeof routingOverrideSchema>;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];

@@ -1,7 +1,8 @@
 import { type Config, resolveModelRouting } from '../config/schema.ts';
 import { KeyIndex } from '../identity/keys.ts';
 import { createProvider } from '../providers/registry.ts';
-import type { Provider } from '../providers/types.ts';
+import { createImageLoader } from '../providers/shared/images.ts';
+import type { Provider, ProviderContext } from '../providers/types.ts';
 import { RetryBudget } from '../resilience/retry-budget.ts';
 import { HealthTracker } from '../routing/health.ts';
 import type { Deployment, LogicalModel } from '../routing/types.ts';
@@ -36,7 +37,11 @@ export function unimplementedSettings(config: Config): string[] {
 }
 
 export function buildRuntime(config: Config): Runtime {
-  const providers = new Map(config.providers.map((p) => [p.id, createProvider(p)]));
+  const context: ProviderContext = {
+    loadImage: createImageLoader(config.server.imageFetch),
+    env: process.env,
+  };
+  const providers = new Map(config.providers.map((p) => [p.id, createProvider(p, context)]));
   const models = new Map<string, LogicalModel>();
   for (const m of config.models) {
     const deployments: Deployment[] = m.deployments.map((d) => {

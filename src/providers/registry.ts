@@ -2,9 +2,12 @@ import type { ProviderConfig, ProviderType } from '../config/schema.ts';
 import { createAzureOpenAIProvider } from './azure/index.ts';
 import { createOpenAIProvider } from './openai/index.ts';
 import { createOpenAICompatibleProvider } from './openai-compatible/index.ts';
-import type { Provider } from './types.ts';
+import type { Provider, ProviderContext } from './types.ts';
 
-type Factory<T extends ProviderType> = (config: Extract<ProviderConfig, { type: T }>) => Provider;
+type Factory<T extends ProviderType> = (
+  config: Extract<ProviderConfig, { type: T }>,
+  context: ProviderContext,
+) => Provider;
 
 /** Provider type → adapter factory. The one place that knows which clouds exist. */
 const FACTORIES: { [T in ProviderType]?: Factory<T> } = {
@@ -17,9 +20,9 @@ export function supportedProviderTypes(): ProviderType[] {
   return Object.keys(FACTORIES) as ProviderType[];
 }
 
-export function createProvider(config: ProviderConfig): Provider {
+export function createProvider(config: ProviderConfig, context: ProviderContext): Provider {
   const factory = FACTORIES[config.type] as Factory<typeof config.type> | undefined;
   if (!factory)
     throw new Error(`provider ${config.id}: type ${config.type} is not available in this build yet`);
-  return factory(config);
+  return factory(config, context);
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../core/chat.ts';
+import type { ImageLoader } from './shared/images.ts';
 
 /** A native HTTP request, ready to send. Adapters build these; only the transport sends them. */
 export interface HttpCall {
@@ -64,6 +65,14 @@ export interface DeploymentTarget {
   model: string;
 }
 
+/** What adapters get from the gateway besides their configuration. */
+export interface ProviderContext {
+  /** Images for clouds that need bytes: data URLs decoded, http(s) URLs fetched within limits. */
+  loadImage: ImageLoader;
+  /** Environment for credentials that fall back to it (AWS_*, GOOGLE_APPLICATION_CREDENTIALS). */
+  env: NodeJS.ProcessEnv;
+}
+
 /** One configured cloud endpoint: an adapter of small pure functions plus its credentials. */
 export interface Provider {
   readonly id: string;
@@ -74,8 +83,9 @@ export interface Provider {
   readonly cloudName: string;
   /** Encodes a chat request. Async because credentials may need fetching. Throws GatewayError(400). */
   chatCall(request: ChatRequest, target: DeploymentTarget): Promise<HttpCall>;
-  decodeChat(body: unknown): ChatEvent[];
-  chatStreamDecoder(): ChatStreamDecoder;
+  /** The request is passed so a decoder can undo an emulation its encoder chose (a JSON tool). */
+  decodeChat(body: unknown, request: ChatRequest): ChatEvent[];
+  chatStreamDecoder(request: ChatRequest): ChatStreamDecoder;
   classifyError(status: number, headers: IncomingHttpHeaders, bodyText: string): UpstreamFailure;
   embeddingsCall?(request: EmbeddingRequest, target: DeploymentTarget): Promise<HttpCall>;
   decodeEmbeddings?(body: unknown): EmbeddingResult;

@@ -43,9 +43,9 @@ export async function serveChat(
         const json = tryParseJson(text);
         if (json === undefined)
           throw new UpstreamError({ kind: 'protocol', retryable: true, message: 'response is not JSON' });
-        return { kind: 'complete' as const, events: deployment.provider.decodeChat(json) };
+        return { kind: 'complete' as const, events: deployment.provider.decodeChat(json, request) };
       }
-      const decoder = deployment.provider.chatStreamDecoder();
+      const decoder = deployment.provider.chatStreamDecoder(request);
       const chunks = response.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
       // Failover stays invisible until the first output: read until the cloud has said something.
       for (;;) {

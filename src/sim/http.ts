@@ -39,6 +39,8 @@ export async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 
 /** Resolves when the response can take more data, or when its connection is gone. */
 export function drained(res: ServerResponse): Promise<void> {
+  // A connection already gone will emit neither event again.
+  if (res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);

@@ -113,8 +113,9 @@ function choiceSteps(choice: SimChoice, index: number, flavour: OpenAIFlavour): 
   for (const token of choice.tokens) steps.push(step({ content: token }, 'content'));
   for (const [k, call] of choice.toolCalls.entries()) {
     if (k > 0 || !toolFirst) steps.push(step({ tool_calls: [header(k)] }, 'tool'));
-    for (const piece of call.fragments)
+    for (const piece of call.fragments) {
       steps.push(step({ tool_calls: [{ index: k, function: { arguments: piece } }] }, 'tool'));
+    }
   }
   steps.push(step({}, 'finish', choice.finishReason));
   return steps;
@@ -125,7 +126,9 @@ function interleave(script: SimScript, flavour: OpenAIFlavour): Step[] {
   const lists = script.choices.map((c, i) => choiceSteps(c, i, flavour));
   const out: Step[] = [];
   const longest = Math.max(...lists.map((l) => l.length));
-  for (let k = 0; k < longest; k++) for (const list of lists) if (list[k]) out.push(list[k]!);
+  for (let k = 0; k < longest; k++) {
+    for (const list of lists) if (list[k]) out.push(list[k]!);
+  }
   return out;
 }
 
@@ -152,8 +155,9 @@ async function streamCompletion(
     tokensPerSecond: sim.knobs.tokensPerSecond,
     signal: sim.signal,
   });
-  for (const chunk of flavour.streamPrelude?.() ?? [])
+  for (const chunk of flavour.streamPrelude?.() ?? []) {
     if (!(await writer.send(JSON.stringify(chunk)))) return;
+  }
   for (const step of interleave(script, flavour)) {
     const chunk: Record<string, unknown> = { ...base, choices: [step.choice] };
     if (options.includeUsage) chunk.usage = null;
@@ -179,5 +183,3 @@ export async function chatCompletion(ex: Exchange, sim: SimRuntime, ctx: ChatCon
   if (parsed.stream) return streamCompletion(ex, sim, ctx, script, parsed);
   sendJson(ex.res, 200, completionJson(script, ctx), ctx.headers, ctx.fault?.kind === 'cut');
 }
-
-export type { SimScript };

@@ -389,8 +389,9 @@ function parse(body: Record<string, unknown>, options: ChatParseOptions): Parsed
 
 /** Parses a chat body; returns the neutral request or the 400 to send. */
 export function parseChatBody(body: unknown, options: ChatParseOptions): ParsedChat | ApiError {
-  if (!isObject(body))
+  if (!isObject(body)) {
     return { status: 400, message: 'The request body must be a JSON object.', param: null };
+  }
   try {
     return parse(body, options);
   } catch (error) {

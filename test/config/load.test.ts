@@ -43,6 +43,7 @@ describe('the contract example', () => {
       maxBodyBytes: 33554432,
       shutdownGraceMs: 10000,
       metricsAuth: false,
+      imageFetch: { enabled: true, maxBytes: 20971520, timeoutMs: 10000, allowPrivateNetworks: false },
     });
     assert.equal(config.redis, 'redis://127.0.0.1:6379');
     assert.equal(config.adminKey, CONTRACT_ENV.SWITCHYARD_ADMIN_KEY);
@@ -150,6 +151,7 @@ describe('defaults', () => {
       maxBodyBytes: 33554432,
       shutdownGraceMs: 10000,
       metricsAuth: false,
+      imageFetch: { enabled: true, maxBytes: 20971520, timeoutMs: 10000, allowPrivateNetworks: false },
     });
     assert.equal(config.storage, 'sqlite:/etc/switchyard/data/switchyard.db');
     assert.equal(config.adminKey, undefined);

@@ -138,6 +138,17 @@ describe('azure sim: classic deployment API with api-key', () => {
     );
   });
 
+  it('a streamed request with a filtered prompt fails with the 400 before any event', async () => {
+    await assert.rejects(
+      client.chat.completions.create({
+        model: 'gpt4o-prod',
+        messages: [{ role: 'user', content: '[sim:finish=content_filter]' }],
+        stream: true,
+      }),
+      (error) => error instanceof OpenAI.BadRequestError && error.code === 'content_filter',
+    );
+  });
+
   it('429 uses the string code "429" and retry-after / retry-after-ms', async () => {
     sim.addFaults([{ kind: 'status', status: 429, retryAfterMs: 6000 }]);
     await assert.rejects(client.chat.completions.create({ model: 'gpt4o-prod', messages }), (error) => {

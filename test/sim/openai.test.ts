@@ -279,6 +279,15 @@ describe('openai sim: chat completions', () => {
     assert.equal(completion.usage?.prompt_tokens, 3 + 85);
   });
 
+  it('[sim:finish=content_filter] gives finish_reason content_filter on OpenAI', async () => {
+    const completion = await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'x [sim:finish=content_filter]' }],
+    });
+    assert.equal(completion.choices[0]!.finish_reason, 'content_filter');
+    assert.equal(completion.choices[0]!.message.content, '');
+  });
+
   it('returns n choices, interleaved by index when streaming', async () => {
     const chunks = await collect(
       await client.chat.completions.create({

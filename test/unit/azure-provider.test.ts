@@ -11,6 +11,7 @@ import type { ChatRequest } from '../../src/core/chat.ts';
 import { GatewayError } from '../../src/core/errors.ts';
 import { createAzureOpenAIProvider } from '../../src/providers/azure/index.ts';
 import { createProvider } from '../../src/providers/registry.ts';
+import { TEST_PROVIDER_CONTEXT } from './helpers.ts';
 
 const REQUEST: ChatRequest = {
   model: 'gpt-5',
@@ -67,7 +68,7 @@ describe('Azure OpenAI: classic dated API', () => {
   );
 
   it('chat: /openai/deployments/{deployment}/chat/completions?api-version=..., api-key header, no Authorization', async () => {
-    const provider = createProvider(azureProvider(config, 'azure-eastus'));
+    const provider = createProvider(azureProvider(config, 'azure-eastus'), TEST_PROVIDER_CONTEXT);
     assert.equal(provider.type, 'azure-openai');
     assert.equal(provider.region, 'eastus');
     assert.equal(provider.cloudName, 'Azure OpenAI');

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChatEvent } from '../../src/core/chat.ts';
 import { GatewayError } from '../../src/core/errors.ts';
+import { createImageLoader } from '../../src/providers/shared/images.ts';
+import type { ProviderContext } from '../../src/providers/types.ts';
 import { type ChatStreamDecoder, UpstreamError, type UpstreamFailure } from '../../src/providers/types.ts';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -151,3 +153,14 @@ export function assertInvalid(
   else assert.match(err.message, expected.message);
   return err;
 }
+
+/** A provider context for adapters under test: images from data URLs only, no environment. */
+export const TEST_PROVIDER_CONTEXT: ProviderContext = {
+  loadImage: createImageLoader({
+    enabled: false,
+    maxBytes: 1024 * 1024,
+    timeoutMs: 1000,
+    allowPrivateNetworks: false,
+  }),
+  env: {},
+};
