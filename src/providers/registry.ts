@@ -1,7 +1,11 @@
 import type { ProviderConfig, ProviderType } from '../config/schema.ts';
+import { createAnthropicProvider } from './anthropic/index.ts';
 import { createAzureOpenAIProvider } from './azure/index.ts';
+import { createBedrockProvider } from './bedrock/index.ts';
+import { createGeminiProvider } from './gemini/index.ts';
 import { createOpenAIProvider } from './openai/index.ts';
 import { createOpenAICompatibleProvider } from './openai-compatible/index.ts';
+import { createVertexProvider } from './vertex/index.ts';
 import type { Provider, ProviderContext } from './types.ts';
 
 type Factory<T extends ProviderType> = (
@@ -10,10 +14,14 @@ type Factory<T extends ProviderType> = (
 ) => Provider;
 
 /** Provider type → adapter factory. The one place that knows which clouds exist. */
-const FACTORIES: { [T in ProviderType]?: Factory<T> } = {
+const FACTORIES: { [T in ProviderType]: Factory<T> } = {
   openai: createOpenAIProvider,
   'azure-openai': createAzureOpenAIProvider,
   'openai-compatible': createOpenAICompatibleProvider,
+  bedrock: createBedrockProvider,
+  vertex: createVertexProvider,
+  gemini: createGeminiProvider,
+  anthropic: createAnthropicProvider,
 };
 
 export function supportedProviderTypes(): ProviderType[] {

@@ -4,7 +4,10 @@
  * model answers; one protocol module per cloud renders it. See src/sim/README.md.
  */
 
+import { createAnthropicHandler } from './anthropic.ts';
 import { createAzureHandler } from './azure.ts';
+import { createBedrockHandler } from './bedrock.ts';
+import { createGeminiHandler, createVertexHandler } from './google.ts';
 import type { EntraConfig } from './azure-entra.ts';
 import { type SimFault, simFaultSchema } from './faults.ts';
 import { createOpenAIHandler } from './openai.ts';
@@ -17,7 +20,7 @@ export { runEngine } from './engine.ts';
 export type { SimFault } from './faults.ts';
 export type { RecordedRequest, SimKnobs } from './server.ts';
 
-export type SimKind = 'openai' | 'azure-openai' | 'openai-compatible';
+export type SimKind = 'openai' | 'azure-openai' | 'openai-compatible' | 'bedrock' | 'vertex' | 'gemini' | 'anthropic';
 
 export interface SimCloudOptions {
   kind: SimKind;
@@ -35,8 +38,12 @@ export interface SimCloudOptions {
   tokensPerSecond?: number;
   /** azure-openai only: enables `POST /{tenantId}/oauth2/v2.0/token` and Bearer tokens it issues. */
   entra?: EntraConfig;
-  /** azure-openai only: the `x-ms-region` header. Default "eastus". */
+  /** azure-openai: the `x-ms-region` header (default "eastus"); bedrock: the SigV4 region; vertex: the location. */
   region?: string;
+  /** bedrock only: the credentials whose SigV4 signatures it accepts (apiKeys are Bedrock API keys). */
+  aws?: { accessKeyId: string; secretAccessKey: string };
+  /** vertex only: the project, and the service account whose JWT assertions its token endpoint accepts. */
+  google?: { project: string; serviceAccount?: { clientEmail: string; publicKeyPem: string } };
 }
 
 export interface SimCloud {
@@ -62,6 +69,10 @@ const LABELS: Record<SimKind, string> = {
   openai: 'simulated OpenAI',
   'azure-openai': 'simulated Azure OpenAI',
   'openai-compatible': 'simulated vLLM',
+  bedrock: 'simulated AWS Bedrock',
+  vertex: 'simulated Vertex AI',
+  gemini: 'simulated Gemini API',
+  anthropic: 'simulated Anthropic',
 };
 
 function handlerFor(options: SimCloudOptions, label: string): ProtocolHandler {
@@ -80,6 +91,14 @@ function handlerFor(options: SimCloudOptions, label: string): ProtocolHandler {
         region: options.region ?? 'eastus',
         ...(options.entra ? { entra: options.entra } : {}),
       });
+    case 'bedrock':
+      return createBedrockHandler(options, label);
+    case 'vertex':
+      return createVertexHandler(options, label);
+    case 'gemini':
+      return createGeminiHandler(options, label);
+    case 'anthropic':
+      return createAnthropicHandler(options, label);
   }
 }
 
