@@ -64,8 +64,10 @@ function getModel(name: string): Handler {
   };
 }
 
+type Route = Handler | GatewayError;
+
 /** Routes by exact method and path: a handful of routes needs no router library. */
-function route(method: string, path: string, lifecycle: Lifecycle): Handler | GatewayError {
+function createRouter(lifecycle: Lifecycle): (method: string, path: string) => Route {
   const routes: Record<string, Record<string, Handler>> = {
     '/v1/chat/completions': { POST: chatCompletions },
     '/v1/embeddings': { POST: embeddings },
@@ -78,30 +80,37 @@ function route(method: string, path: string, lifecycle: Lifecycle): Handler | Ga
           : sendJson(ex, 200, { status: 'ready' }),
     },
   };
-  const byMethod = routes[path];
-  if (byMethod) {
-    const handler = byMethod[method];
-    if (handler) return handler;
-    return new GatewayError(
-      'method_not_allowed',
-      `${method} is not allowed on ${path}; use ${Object.keys(byMethod).join(', ')}`,
-    );
-  }
-  if (path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) {
-    if (method !== 'GET')
-      return new GatewayError('method_not_allowed', `${method} is not allowed on ${path}; use GET`);
-    return getModel(decodeURIComponent(path.slice('/v1/models/'.length)));
-  }
-  return new GatewayError('route_not_found', `no route for ${method} ${path}`);
+  return (method, path) => {
+    const byMethod = routes[path];
+    if (byMethod) {
+      const handler = byMethod[method];
+      if (handler) return handler;
+      return new GatewayError(
+        'method_not_allowed',
+        `${method} is not allowed on ${path}; use ${Object.keys(byMethod).join(', ')}`,
+      );
+    }
+    if (path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) {
+      if (method !== 'GET')
+        return new GatewayError('method_not_allowed', `${method} is not allowed on ${path}; use GET`);
+      try {
+        return getModel(decodeURIComponent(path.slice('/v1/models/'.length)));
+      } catch {
+        return new GatewayError('route_not_found', `no route for ${method} ${path} (malformed percent-encoding)`);
+      }
+    }
+    return new GatewayError('route_not_found', `no route for ${method} ${path}`);
+  };
 }
 
 export function createRequestHandler(rt: Runtime, lifecycle: Lifecycle) {
+  const route = createRouter(lifecycle);
   return (req: IncomingMessage, res: ServerResponse): void => {
     const ex = newExchange(req, res);
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
-    const handler = route(req.method ?? 'GET', path, lifecycle);
+    const handler = route(req.method ?? 'GET', path);
     if (lifecycle.draining()) res.setHeader('connection', 'close');
     if (handler instanceof GatewayError) {
       sendError(ex, handler);

@@ -87,6 +87,10 @@ describe('client errors, in OpenAI shape, with the contract headers', () => {
     assert.equal(((await route.json()) as { error: { code: string } }).error.code, 'route_not_found');
     const method = await raw('/v1/chat/completions');
     assert.equal(method.status, 405);
+    // A malformed path must be answered, not crash the server.
+    const malformed = await raw('/v1/models/%E0%A4%A', { headers: { authorization: `Bearer ${KEYS.app}` } });
+    assert.equal(malformed.status, 404);
+    assert.equal((await raw('/healthz')).status, 200);
   });
 
   test('403 when the key may not use the model', async () => {
