@@ -54,7 +54,8 @@ const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (re
     const name = raw[i]!;
     if (!HOP_BY_HOP.has(name.toLowerCase())) headers.push(name, raw[i + 1]!);
   }
-  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  const hasBody =
+    req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   pool
     .stream(
       { path: req.url ?? '/', method: req.method as 'POST', headers, body: hasBody ? req : null },

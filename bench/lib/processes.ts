@@ -4,7 +4,7 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { READY_PATTERN } from './constants.ts';
 
 export interface Service {
@@ -42,7 +42,7 @@ export function setUnexpectedExitHandler(handler: (service: Service) => void): v
 export function startService(
   name: string,
   args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number },
+  options: { cwd: string; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; logFile?: string },
 ): Promise<Service> {
   const child = spawn(process.execPath, args, {
     cwd: options.cwd,
@@ -53,8 +53,10 @@ export function startService(
   if (pid === undefined) return Promise.reject(new Error(`${name}: could not start ${args.join(' ')}`));
 
   let tail = '';
+  const log = options.logFile ? createWriteStream(options.logFile) : undefined;
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
+    log?.write(chunk);
   };
   const service: Service = { name, pid, url: '', exit: undefined, output: () => tail };
   let markExited: () => void = () => {};
@@ -71,7 +73,11 @@ export function startService(
   return new Promise<Service>((resolve, reject) => {
     let stdoutLine = '';
     const timer = setTimeout(() => {
-      reject(new Error(`${name} did not print "listening on URL" within ${options.readyTimeoutMs ?? 20_000} ms.\n${tail}`));
+      reject(
+        new Error(
+          `${name} did not print "listening on URL" within ${options.readyTimeoutMs ?? 20_000} ms.\n${tail}`,
+        ),
+      );
     }, options.readyTimeoutMs ?? 20_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       keep(chunk);
@@ -92,6 +98,7 @@ export function startService(
     child.on('exit', (code, signal) => {
       service.exit = signal ? `signal ${signal}` : `code ${code}`;
       running.delete(pid);
+      log?.end();
       markExited();
       clearTimeout(timer);
       if (!service.url) reject(new Error(`${name} exited (${service.exit}) before it was ready.\n${tail}`));
@@ -152,6 +159,22 @@ export function readCpuMs(pid: number): number | undefined {
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
     return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time the whole machine has been busy (every core, steal included), in milliseconds, from
+ * /proc/stat. Minus what the benchmark's own processes used, it shows whether something else
+ * was competing for the cores during a run.
+ */
+export function readSystemBusyMs(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    const busy = [user, nice, system, irq, softirq, steal].reduce<number>((sum, v) => sum + (v ?? 0), 0);
+    return Number.isFinite(busy) ? busy * 10 : undefined;
   } catch {
     return undefined;
   }
