@@ -15,8 +15,13 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
+/** Presented keys remembered after a successful lookup, so the hot path skips SHA-256. */
+const RECENT_KEYS_LIMIT = 10_000;
+
 export class KeyIndex {
   private readonly byHash = new Map<string, Principal>();
+  /** Bounded, and holds only keys that matched: unknown keys cannot grow it. */
+  private readonly recent = new Map<string, Principal>();
 
   constructor(keys: readonly KeyConfig[]) {
     for (const k of keys) {
@@ -37,8 +42,14 @@ export class KeyIndex {
       );
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    const principal = match?.[1] ? this.byHash.get(hashKey(match[1])) : undefined;
+    const key = match?.[1];
+    if (!key) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
+    const cached = this.recent.get(key);
+    if (cached) return cached;
+    const principal = this.byHash.get(hashKey(key));
     if (!principal) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
+    if (this.recent.size >= RECENT_KEYS_LIMIT) this.recent.clear();
+    this.recent.set(key, principal);
     return principal;
   }
 }

@@ -18,10 +18,15 @@ export class ChatChunkEncoder {
    */
   private readonly announced = new Map<string, boolean>();
   private usage: Usage | undefined;
+  /** The chunk's constant head and tail, serialised once: a stream writes hundreds of chunks. */
+  private readonly head: string;
+  private readonly tail: string;
 
   constructor(meta: CompletionMeta, includeUsage: boolean) {
     this.meta = meta;
     this.includeUsage = includeUsage;
+    this.head = `data: {"id":${JSON.stringify(meta.id)},"object":"chat.completion.chunk","created":${meta.created},"model":${JSON.stringify(meta.model)},"choices":`;
+    this.tail = includeUsage ? ',"usage":null}\n\n' : '}\n\n';
   }
 
   /** Usage seen so far (for accounting), whether or not the client asked to see it. */
@@ -30,15 +35,12 @@ export class ChatChunkEncoder {
   }
 
   private frame(choices: unknown[]): string {
-    const chunk: Record<string, unknown> = {
-      id: this.meta.id,
-      object: 'chat.completion.chunk',
-      created: this.meta.created,
-      model: this.meta.model,
-      choices,
-    };
-    if (this.includeUsage) chunk.usage = null;
-    return `data: ${JSON.stringify(chunk)}\n\n`;
+    return this.head + JSON.stringify(choices) + this.tail;
+  }
+
+  /** The most frequent frame, a text delta, built without intermediate objects. */
+  private textFrame(choice: number, text: string): string {
+    return `${this.head}[{"index":${choice},"delta":{"content":${JSON.stringify(text)}},"logprobs":null,"finish_reason":null}]${this.tail}`;
   }
 
   private delta(choice: number, delta: Record<string, unknown>, finishReason: string | null = null): string {
@@ -71,7 +73,8 @@ export class ChatChunkEncoder {
                 finish_reason: null,
               },
             ]);
-          } else out += this.delta(event.choice, { content: event.text });
+          } else if (this.opened.has(event.choice)) out += this.textFrame(event.choice, event.text);
+          else out += this.delta(event.choice, { content: event.text });
           break;
         case 'refusal':
           out += this.delta(event.choice, { refusal: event.text });
