@@ -75,7 +75,15 @@ export async function runDemo(port: number): Promise<number> {
   const yaml = demoConfigYaml(sims);
   writeFileSync(file, yaml);
   const config = parseConfigText(yaml, file, {});
-  const gateway = await startGateway(config, { port });
+  const closeSims = () => Promise.all(Object.values(sims).map((s) => s.close())).then(() => undefined);
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway(config, { port });
+  } catch (err) {
+    // The simulated clouds would keep the process alive after the error otherwise.
+    await closeSims();
+    throw err;
+  }
   const g = gateway.url;
   process.stdout.write(`Switchyard demo: a gateway in front of three simulated clouds.
 
@@ -104,7 +112,5 @@ OpenAI SDK: new OpenAI({ baseURL: '${g}/v1', apiKey: '${DEMO_KEYS.app}' })
 
 listening on ${g}
 `);
-  return drainOnSignal(gateway, async () => {
-    await Promise.all(Object.values(sims).map((s) => s.close()));
-  });
+  return drainOnSignal(gateway, closeSims);
 }
