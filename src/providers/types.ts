@@ -89,4 +89,10 @@ export interface Provider {
   classifyError(status: number, headers: IncomingHttpHeaders, bodyText: string): UpstreamFailure;
   embeddingsCall?(request: EmbeddingRequest, target: DeploymentTarget): Promise<HttpCall>;
   decodeEmbeddings?(body: unknown): EmbeddingResult;
+  /**
+   * Most inputs one embeddings call takes (Bedrock Titan: 1, Cohere: 96). The gateway splits a larger
+   * request into consecutive calls of at most this many inputs and joins the vectors in order.
+   * Absent: one call takes any number.
+   */
+  embeddingsBatchSize?(target: DeploymentTarget): number;
 }

@@ -1,4 +1,4 @@
-import type { EmbeddingRequest } from '../core/chat.ts';
+import type { EmbeddingRequest, EmbeddingResult } from '../core/chat.ts';
 import { GatewayError } from '../core/errors.ts';
 import { tryParseJson } from '../core/json.ts';
 import type { Runtime } from '../gateway/runtime.ts';
@@ -30,14 +30,20 @@ export async function serveEmbeddings(
           },
         );
       }
-      const response = await io.send(await provider.embeddingsCall(request, { model: deployment.model }));
-      if (response.status >= 300) {
-        const text = await readErrorBody(response.body);
-        throw new UpstreamError(provider.classifyError(response.status, response.headers, text));
+      const target = { model: deployment.model };
+      const results: EmbeddingResult[] = [];
+      // Clouds that take few inputs per call get consecutive calls within this one attempt.
+      for (const batch of inputBatches(request, provider.embeddingsBatchSize?.(target))) {
+        const response = await io.send(await provider.embeddingsCall(batch, target));
+        if (response.status >= 300) {
+          const text = await readErrorBody(response.body);
+          throw new UpstreamError(provider.classifyError(response.status, response.headers, text));
+        }
+        const json = tryParseJson(await response.body.text());
+        io.firstByte();
+        results.push(provider.decodeEmbeddings(json));
       }
-      const json = tryParseJson(await response.body.text());
-      io.firstByte();
-      return provider.decodeEmbeddings(json);
+      return joinResults(results);
     });
     ex.attempts = result.attempts.filter((a) => a.outcome !== 'skipped').length;
     if (!result.ok) {
@@ -65,4 +71,26 @@ export async function serveEmbeddings(
   } finally {
     scope.close();
   }
+}
+
+/** The request split into requests of at most `size` inputs each (one request when size is absent). */
+function inputBatches(request: EmbeddingRequest, size: number | undefined): EmbeddingRequest[] {
+  if (size === undefined || size < 1 || request.input.length <= size) return [request];
+  const batches: EmbeddingRequest[] = [];
+  for (let at = 0; at < request.input.length; at += size) {
+    batches.push({ ...request, input: request.input.slice(at, at + size) as EmbeddingRequest['input'] });
+  }
+  return batches;
+}
+
+function joinResults(results: EmbeddingResult[]): EmbeddingResult {
+  const [first] = results;
+  if (results.length === 1 && first) return first;
+  return {
+    vectors: results.flatMap((r) => r.vectors),
+    usage: {
+      promptTokens: results.reduce((n, r) => n + r.usage.promptTokens, 0),
+      totalTokens: results.reduce((n, r) => n + r.usage.totalTokens, 0),
+    },
+  };
 }

@@ -147,8 +147,9 @@ export class SseWriter {
   /**
    * Queues one event (`data` is the already-serialised payload). Paced events wait for their slot
    * on a fixed schedule from the first paced event, so pacing does not drift with write time.
+   * `event` adds an `event:` line before the data (Anthropic names every event; OpenAI does not).
    */
-  async send(data: string, paced = false): Promise<boolean> {
+  async send(data: string, paced = false, event?: string): Promise<boolean> {
     if (!this.open) return false;
     if (this.#options.cutAfter !== undefined && this.#sent >= this.#options.cutAfter) {
       await this.#flush();
@@ -165,7 +166,7 @@ export class SseWriter {
       if (!(await sleep(due - performance.now(), this.#options.signal)) || !this.open) return false;
     }
     this.#sent++;
-    this.#batch += `data: ${data}\n\n`;
+    this.#batch += event === undefined ? `data: ${data}\n\n` : `event: ${event}\ndata: ${data}\n\n`;
     if (rate > 0 || this.#batch.length >= BATCH_CHARS) await this.#flush();
     return this.open;
   }

@@ -38,6 +38,8 @@ export interface Exchange {
   body: unknown;
   /** The body claimed to be JSON but did not parse. */
   bodyInvalid: boolean;
+  /** The body bytes as received (a SigV4 verifier hashes exactly these). */
+  rawBody: Buffer | undefined;
 }
 
 export interface SimRuntime {
@@ -57,6 +59,7 @@ const SECRET_HEADERS = new Set([
   'api-key',
   'x-api-key',
   'x-goog-api-key',
+  'x-amz-security-token',
   'cookie',
   'proxy-authorization',
 ]);
@@ -198,7 +201,7 @@ export async function startServer(
       });
     }
     const { body, invalid } = parseBody(req, raw);
-    const ex: Exchange = { req, res, method, path, query, body, bodyInvalid: invalid };
+    const ex: Exchange = { req, res, method, path, query, body, bodyInvalid: invalid, rawBody: raw };
     if (path.startsWith('/_sim/')) return control(ex);
 
     recorded.push({

@@ -1,0 +1,231 @@
+/**
+ * Simulated AWS Bedrock Runtime (section 3): `POST /model/{modelId}/converse`, `/converse-stream`
+ * (binary event stream) and `/invoke` (Titan and Cohere embeddings). Callers authenticate with a
+ * SigV4 signature (verified against `options.aws`) or a Bedrock API key (`options.apiKeys`); errors
+ * are `{"message"}` bodies with `x-amzn-ErrorType` and `x-amzn-RequestId`, as the service sends them.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { invokeEmbeddings } from './bedrock-embeddings.ts';
+import { ConverseValidationError, parseConverseBody } from './bedrock-request.ts';
+import { authenticateBedrock } from './bedrock-sigv4.ts';
+import { EventStreamWriter } from './bedrock-stream.ts';
+import { runEngine, type SimRequest, type SimScript } from './engine.ts';
+import { retryAfterHeaders, retryAfterOf, type SimFault, type StatusFault } from './faults.ts';
+import { type Headers, sendJson } from './http.ts';
+import type { SimCloudOptions } from './index.ts';
+import type { Exchange, ProtocolHandler, SimRuntime } from './server.ts';
+import { settleFault } from './server.ts';
+
+/** `/model/{id}/{operation}`; an application-inference-profile ARN may carry literal slashes. */
+const ROUTE = /^\/model\/(.+)\/(converse|converse-stream|invoke)$/;
+/** The default blocked-output message of a Bedrock guardrail. */
+export const GUARDRAIL_TEXT = 'Sorry, the model cannot answer this question.';
+
+/** Status fault → the exception Bedrock answers that status with (section 3.6). */
+const FAULT_EXCEPTIONS: Record<number, { type: string; message: string }> = {
+  400: { type: 'ValidationException', message: 'The request was rejected by the simulated fault.' },
+  403: {
+    type: 'AccessDeniedException',
+    message: "You don't have access to the model with the specified model ID.",
+  },
+  404: { type: 'ResourceNotFoundException', message: 'The requested resource could not be found.' },
+  408: {
+    type: 'ModelTimeoutException',
+    message: 'Model has timed out in processing the request. Try your request again.',
+  },
+  424: { type: 'ModelErrorException', message: 'The model returned an error.' },
+  429: { type: 'ThrottlingException', message: 'Too many requests, please wait before trying again.' },
+  500: {
+    type: 'InternalServerException',
+    message: 'The server encountered an internal error while processing the request.',
+  },
+  503: { type: 'ServiceUnavailableException', message: 'Bedrock is unable to process your request.' },
+};
+
+function sendError(
+  ex: Exchange,
+  headers: Headers,
+  status: number,
+  type: string,
+  message: string,
+  extra: Headers = {},
+) {
+  sendJson(
+    ex.res,
+    status,
+    { message },
+    {
+      ...headers,
+      ...extra,
+      'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
+    },
+  );
+}
+
+function sendStatusFault(ex: Exchange, headers: Headers, fault: StatusFault) {
+  const known = FAULT_EXCEPTIONS[fault.status] ?? {
+    type: fault.status >= 500 ? 'InternalServerException' : 'ValidationException',
+    message: `The simulated fault answered ${fault.status}.`,
+  };
+  sendError(
+    ex,
+    headers,
+    fault.status,
+    known.type,
+    fault.message ?? known.message,
+    retryAfterHeaders(retryAfterOf(fault)),
+  );
+}
+
+/** Bedrock-looking tool ids (`tooluse_...`) from the engine's deterministic `call_...` ids. */
+const toolUseId = (engineId: string) => `tooluse_${engineId.replace(/^call_/, '')}`;
+
+function stopReason(script: SimScript, request: SimRequest): string {
+  const choice = script.choices[0];
+  switch (choice?.finishReason) {
+    case 'length':
+      return 'max_tokens';
+    case 'tool_calls':
+      return 'tool_use';
+    case 'content_filter':
+      return 'guardrail_intervened';
+    default: {
+      if (!request.stop?.length) return 'end_turn';
+      // Converse says that a stop sequence ended the answer, not which one.
+      const uncut = runEngine({ ...request, stop: [] }).choices[0]?.tokens.join('') ?? '';
+      return uncut === choice?.tokens.join('') ? 'end_turn' : 'stop_sequence';
+    }
+  }
+}
+
+function usage(script: SimScript) {
+  const { promptTokens, completionTokens } = script.usage;
+  return {
+    inputTokens: promptTokens,
+    outputTokens: completionTokens,
+    totalTokens: promptTokens + completionTokens,
+  };
+}
+
+function parsedArguments(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    // Arguments cut by maxTokens are not JSON; Converse still hands back an object.
+    return {};
+  }
+}
+
+function converse(ex: Exchange, headers: Headers, request: SimRequest, fault: SimFault | undefined) {
+  const script = runEngine(request);
+  const choice = script.choices[0];
+  const content: Record<string, unknown>[] = [];
+  if (script.contentFilter) content.push({ text: GUARDRAIL_TEXT });
+  else if (choice && choice.tokens.length > 0) content.push({ text: choice.tokens.join('') });
+  for (const call of choice?.toolCalls ?? []) {
+    content.push({
+      toolUse: { toolUseId: toolUseId(call.id), name: call.name, input: parsedArguments(call.argumentsJson) },
+    });
+  }
+  const body = {
+    output: { message: { role: 'assistant', content } },
+    stopReason: stopReason(script, request),
+    usage: usage(script),
+    metrics: { latencyMs: 1 },
+  };
+  sendJson(ex.res, 200, body, headers, fault?.kind === 'cut');
+}
+
+/** The real event order: messageStart, per block [contentBlockStart (tools only)] deltas stop, messageStop, metadata. */
+async function converseStream(
+  ex: Exchange,
+  sim: SimRuntime,
+  headers: Headers,
+  request: SimRequest,
+  fault: SimFault | undefined,
+) {
+  const script = runEngine(request);
+  const choice = script.choices[0];
+  const writer = new EventStreamWriter(ex.res, headers, {
+    signal: sim.signal,
+    tokensPerSecond: sim.knobs.tokensPerSecond,
+    ...(fault?.kind === 'cut' ? { cutAfter: fault.afterChunks } : {}),
+  });
+  const steps: [type: string, payload: Record<string, unknown>, paced: boolean][] = [
+    ['messageStart', { role: 'assistant' }, false],
+  ];
+  let index = 0;
+  const tokens = script.contentFilter ? [GUARDRAIL_TEXT] : (choice?.tokens ?? []);
+  if (tokens.length > 0) {
+    for (const text of tokens)
+      steps.push(['contentBlockDelta', { contentBlockIndex: index, delta: { text } }, true]);
+    steps.push(['contentBlockStop', { contentBlockIndex: index }, false]);
+    index++;
+  }
+  for (const call of choice?.toolCalls ?? []) {
+    steps.push([
+      'contentBlockStart',
+      { contentBlockIndex: index, start: { toolUse: { toolUseId: toolUseId(call.id), name: call.name } } },
+      false,
+    ]);
+    for (const input of call.fragments)
+      steps.push(['contentBlockDelta', { contentBlockIndex: index, delta: { toolUse: { input } } }, true]);
+    steps.push(['contentBlockStop', { contentBlockIndex: index }, false]);
+    index++;
+  }
+  steps.push(['messageStop', { stopReason: stopReason(script, request) }, false]);
+  steps.push(['metadata', { usage: usage(script), metrics: { latencyMs: 1 } }, false]);
+  for (const [type, payload, paced] of steps) if (!(await writer.event(type, payload, paced))) return;
+  await writer.finish();
+}
+
+export function createBedrockHandler(options: SimCloudOptions, label: string): ProtocolHandler {
+  const region = options.region ?? 'us-east-1';
+  const models = new Set(options.models ?? []);
+  const auth = { apiKeys: options.apiKeys ?? [], aws: options.aws, region };
+
+  return async (ex, sim) => {
+    const headers: Headers = { 'x-amzn-requestid': randomUUID() };
+    const route = ROUTE.exec(ex.path);
+    if (!route || ex.method !== 'POST')
+      return sendError(ex, headers, 404, 'UnknownOperationException', 'Unknown operation');
+    let modelId: string;
+    try {
+      modelId = decodeURIComponent(route[1] ?? '');
+    } catch {
+      return sendError(ex, headers, 400, 'ValidationException', 'The provided model identifier is invalid.');
+    }
+    const denied = await authenticateBedrock(ex, auth);
+    if (denied) return sendError(ex, headers, denied.status, denied.errorType, denied.message);
+    const fault = sim.takeFault(modelId);
+    if (settleFault(ex, fault, (f) => sendStatusFault(ex, headers, f))) return;
+    if (ex.bodyInvalid)
+      return sendError(
+        ex,
+        headers,
+        400,
+        'SerializationException',
+        'Unable to parse the request body as JSON.',
+      );
+    if (models.size > 0 && !models.has(modelId)) {
+      return sendError(ex, headers, 400, 'ValidationException', 'The provided model identifier is invalid.');
+    }
+    if (route[2] === 'invoke') {
+      const result = invokeEmbeddings(modelId, ex.body);
+      if (!result.ok) return sendError(ex, headers, 400, 'ValidationException', result.message);
+      const tokenHeaders = { 'x-amzn-bedrock-input-token-count': String(result.inputTokens) };
+      return sendJson(ex.res, 200, result.body, { ...headers, ...tokenHeaders }, fault?.kind === 'cut');
+    }
+    let request: SimRequest;
+    try {
+      request = parseConverseBody(ex.body, modelId, label);
+    } catch (err) {
+      if (err instanceof ConverseValidationError)
+        return sendError(ex, headers, 400, 'ValidationException', err.message);
+      throw err;
+    }
+    if (route[2] === 'converse') return converse(ex, headers, request, fault);
+    return converseStream(ex, sim, headers, request, fault);
+  };
+}
