@@ -5,8 +5,8 @@ import { createBedrockProvider } from './bedrock/index.ts';
 import { createGeminiProvider } from './gemini/index.ts';
 import { createOpenAIProvider } from './openai/index.ts';
 import { createOpenAICompatibleProvider } from './openai-compatible/index.ts';
-import { createVertexProvider } from './vertex/index.ts';
 import type { Provider, ProviderContext } from './types.ts';
+import { createVertexProvider } from './vertex/index.ts';
 
 type Factory<T extends ProviderType> = (
   config: Extract<ProviderConfig, { type: T }>,

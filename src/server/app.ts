@@ -96,7 +96,10 @@ function createRouter(lifecycle: Lifecycle): (method: string, path: string) => R
       try {
         return getModel(decodeURIComponent(path.slice('/v1/models/'.length)));
       } catch {
-        return new GatewayError('route_not_found', `no route for ${method} ${path} (malformed percent-encoding)`);
+        return new GatewayError(
+          'route_not_found',
+          `no route for ${method} ${path} (malformed percent-encoding)`,
+        );
       }
     }
     return new GatewayError('route_not_found', `no route for ${method} ${path}`);

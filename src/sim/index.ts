@@ -6,10 +6,10 @@
 
 import { createAnthropicHandler } from './anthropic.ts';
 import { createAzureHandler } from './azure.ts';
-import { createBedrockHandler } from './bedrock.ts';
-import { createGeminiHandler, createVertexHandler } from './google.ts';
 import type { EntraConfig } from './azure-entra.ts';
+import { createBedrockHandler } from './bedrock.ts';
 import { type SimFault, simFaultSchema } from './faults.ts';
+import { createGeminiHandler, createVertexHandler } from './google.ts';
 import { createOpenAIHandler } from './openai.ts';
 import { createOpenAICompatibleHandler } from './openai-compatible.ts';
 import { type ProtocolHandler, type RecordedRequest, type SimKnobs, startServer } from './server.ts';
@@ -20,7 +20,14 @@ export { runEngine } from './engine.ts';
 export type { SimFault } from './faults.ts';
 export type { RecordedRequest, SimKnobs } from './server.ts';
 
-export type SimKind = 'openai' | 'azure-openai' | 'openai-compatible' | 'bedrock' | 'vertex' | 'gemini' | 'anthropic';
+export type SimKind =
+  | 'openai'
+  | 'azure-openai'
+  | 'openai-compatible'
+  | 'bedrock'
+  | 'vertex'
+  | 'gemini'
+  | 'anthropic';
 
 export interface SimCloudOptions {
   kind: SimKind;

@@ -7,9 +7,7 @@ import type { AssistantMessage, ChatMessage, ContentPart, ToolMessage } from '..
  */
 
 /** One turn of a conversation that alternates user / assistant. */
-export type Turn =
-  | { role: 'user'; items: UserItem[] }
-  | { role: 'assistant'; items: AssistantItem[] };
+export type Turn = { role: 'user'; items: UserItem[] } | { role: 'assistant'; items: AssistantItem[] };
 
 /** `index` is the position in ChatRequest.messages, for error params (`messages[3].content[1]`). */
 export type UserItem =
@@ -78,9 +76,11 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
 function assistantItems(m: AssistantMessage, message: number): AssistantItem[] {
   const items: AssistantItem[] = [];
   // Blank text blocks are refused by Bedrock and Anthropic; an assistant turn of only tool calls is common.
-  for (const part of m.content) if (part.text.trim() !== '') items.push({ kind: 'text', text: part.text, message });
+  for (const part of m.content)
+    if (part.text.trim() !== '') items.push({ kind: 'text', text: part.text, message });
   if (m.refusal && items.length === 0) items.push({ kind: 'text', text: m.refusal, message });
-  for (const call of m.toolCalls) items.push({ kind: 'tool_call', id: call.id, name: call.name, arguments: call.arguments, message });
+  for (const call of m.toolCalls)
+    items.push({ kind: 'tool_call', id: call.id, name: call.name, arguments: call.arguments, message });
   return items;
 }
 
@@ -106,7 +106,9 @@ export function parseArguments(text: string): Record<string, unknown> {
   if (text.trim() === '') return {};
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : { value };
   } catch {
     return { arguments: text };
   }

@@ -29,10 +29,17 @@ const HARMLESS_PASSTHROUGH = new Set([
  * honour and that would change the answer's meaning. Neutral values (n: 1, logprobs: false,
  * penalties 0) are not refused: many clients send them by default.
  */
-export function refuseUnsupported(request: ChatRequest, cloud: string, support: OpenAIParamSupport, handled: readonly string[] = []): void {
+export function refuseUnsupported(
+  request: ChatRequest,
+  cloud: string,
+  support: OpenAIParamSupport,
+  handled: readonly string[] = [],
+): void {
   const o = request.openai;
-  if (o.n !== undefined && o.n > 1 && !support.n) throw unsupportedParameter('n', cloud, 'only one choice per request');
-  if (o.logprobs === true && !support.logprobs) throw unsupportedParameter('logprobs', cloud, 'no token log-probabilities');
+  if (o.n !== undefined && o.n > 1 && !support.n)
+    throw unsupportedParameter('n', cloud, 'only one choice per request');
+  if (o.logprobs === true && !support.logprobs)
+    throw unsupportedParameter('logprobs', cloud, 'no token log-probabilities');
   if (o.topLogprobs !== undefined && o.topLogprobs > 0 && !support.logprobs) {
     throw unsupportedParameter('top_logprobs', cloud, 'no token log-probabilities');
   }
