@@ -162,6 +162,37 @@ keys: [{ name: app, key: sk-cli-test-0001 }]
         .withResponse();
       assert.equal(second.response.headers.get('x-switchyard-provider'), 'openai');
       assert.match(second.data.choices[0]?.message.content ?? '', /simulated OpenAI/);
+      // Every other cloud of the demo answers in its own protocol.
+      for (const [model, provider] of [
+        ['claude-sonnet-4-5', 'anthropic'],
+        ['gemini-2.5-flash', 'gemini'],
+        ['llama-3.1-8b', 'local-vllm'],
+      ] as const) {
+        const reply = await client.chat.completions
+          .create({ model, messages: [{ role: 'user', content: 'hi' }] })
+          .withResponse();
+        assert.equal(reply.response.headers.get('x-switchyard-provider'), provider, model);
+        assert.match(reply.data.choices[0]?.message.content ?? '', /You said: hi$/, model);
+      }
+      // Cross-cloud failover, each cloud's native error classified: Anthropic overloaded (529) →
+      // the same model on Bedrock; Gemini throttled (RESOURCE_EXHAUSTED) → Vertex AI.
+      for (const [label, model, fault, fallback] of [
+        ['Anthropic', 'claude-sonnet-4-5', { kind: 'status', status: 503 }, 'bedrock-us-east-1'],
+        ['Gemini API', 'gemini-2.5-flash', { kind: 'status', status: 429 }, 'vertex-europe-west4'],
+      ] as const) {
+        const sim = new RegExp(`simulated ${label}\\s+(http://\\S+)`).exec(output)?.[1];
+        assert.ok(sim, label);
+        await fetch(`${sim}/_sim/faults`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ faults: [fault] }),
+        });
+        const reply = await client.chat.completions
+          .create({ model, messages: [{ role: 'user', content: 'hi' }] })
+          .withResponse();
+        assert.equal(reply.response.headers.get('x-switchyard-provider'), fallback, model);
+        assert.equal(reply.response.headers.get('x-switchyard-attempts'), '2', model);
+      }
     } finally {
       demo.child.kill('SIGTERM');
       assert.equal(await demo.exit, 0);
