@@ -23,6 +23,23 @@ export type FailureKind =
   | 'content_filter' // the cloud's safety system refused the prompt
   | 'protocol'; // the upstream answered something we could not understand, or cut its stream
 
+/**
+ * Whether another deployment may serve after a failure of this kind. Only the request's own fault
+ * (a client error, a content filter) stops the search; everything else is the deployment's.
+ */
+export const RETRYABLE_KINDS: Readonly<Record<FailureKind, boolean>> = {
+  throttled: true,
+  overloaded: true,
+  server: true,
+  connection: true,
+  timeout: true,
+  auth: true,
+  not_found: true,
+  protocol: true,
+  client: false,
+  content_filter: false,
+};
+
 /** What the client sees when an upstream client error is passed through. */
 export interface ClientFacingError {
   message: string;

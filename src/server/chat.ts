@@ -8,9 +8,9 @@ import type { Runtime } from '../gateway/runtime.ts';
 import type { Principal } from '../identity/keys.ts';
 import { type ChatStreamDecoder, UpstreamError } from '../providers/types.ts';
 import { runAttempts, type ServedAttempt } from '../resilience/attempts.ts';
-import { failureFromTransportError, readErrorBody } from '../transport/http.ts';
-import { contractHeaders, type Exchange, sendError, sendJson, writeWithBackpressure } from './exchange.ts';
-import { openRequestScope, resolveModel } from './scope.ts';
+import { failureFromTransportError } from '../transport/http.ts';
+import { contractHeaders, type Exchange, sendJson, writeWithBackpressure } from './exchange.ts';
+import { openRequestScope, resolveModel, sendClassified, settleAttempts } from './scope.ts';
 
 /** A stream whose first output arrived: the rest is read only as fast as the client takes it. */
 interface OpenStream {
@@ -32,11 +32,7 @@ export async function serveChat(
   try {
     const result = await runAttempts(scope.context, async (deployment, io) => {
       const call = await deployment.provider.chatCall(request, { model: deployment.model });
-      const response = await io.send(call);
-      if (response.status >= 300) {
-        const text = await readErrorBody(response.body);
-        throw new UpstreamError(deployment.provider.classifyError(response.status, response.headers, text));
-      }
+      const response = await sendClassified(io, deployment.provider, call);
       if (!request.stream) {
         const text = await response.body.text();
         io.firstByte();
@@ -58,18 +54,8 @@ export async function serveChat(
         }
       }
     });
-    ex.attempts = result.attempts.filter((a) => a.outcome !== 'skipped').length;
-    if (!result.ok) {
-      if (result.lastDeployment) {
-        ex.provider = result.lastDeployment.provider.id;
-        ex.deployment = result.lastDeployment.model;
-      }
-      if (scope.abortCause() !== 'client_gone') sendError(ex, result.error);
-      return;
-    }
-    const served = result.served;
-    ex.provider = served.deployment.provider.id;
-    ex.deployment = served.deployment.model;
+    const served = settleAttempts(ex, scope, result);
+    if (!served || !result.ok) return;
     const meta: CompletionMeta = {
       id: `chatcmpl-${ex.id.slice(4)}`,
       model: request.model,

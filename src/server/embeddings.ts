@@ -4,11 +4,9 @@ import { tryParseJson } from '../core/json.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import type { Principal } from '../identity/keys.ts';
 import { float32ToBase64 } from '../providers/openai/embeddings.ts';
-import { UpstreamError } from '../providers/types.ts';
 import { runAttempts } from '../resilience/attempts.ts';
-import { readErrorBody } from '../transport/http.ts';
-import { type Exchange, sendError, sendJson } from './exchange.ts';
-import { openRequestScope, resolveModel } from './scope.ts';
+import { type Exchange, sendJson } from './exchange.ts';
+import { openRequestScope, resolveModel, sendClassified, settleAttempts } from './scope.ts';
 
 export async function serveEmbeddings(
   rt: Runtime,
@@ -34,29 +32,16 @@ export async function serveEmbeddings(
       const results: EmbeddingResult[] = [];
       // Clouds that take few inputs per call get consecutive calls within this one attempt.
       for (const batch of inputBatches(request, provider.embeddingsBatchSize?.(target))) {
-        const response = await io.send(await provider.embeddingsCall(batch, target));
-        if (response.status >= 300) {
-          const text = await readErrorBody(response.body);
-          throw new UpstreamError(provider.classifyError(response.status, response.headers, text));
-        }
+        const response = await sendClassified(io, provider, await provider.embeddingsCall(batch, target));
         const json = tryParseJson(await response.body.text());
         io.firstByte();
         results.push(provider.decodeEmbeddings(json));
       }
       return joinResults(results);
     });
-    ex.attempts = result.attempts.filter((a) => a.outcome !== 'skipped').length;
-    if (!result.ok) {
-      if (result.lastDeployment) {
-        ex.provider = result.lastDeployment.provider.id;
-        ex.deployment = result.lastDeployment.model;
-      }
-      if (scope.abortCause() !== 'client_gone') sendError(ex, result.error);
-      return;
-    }
-    result.served.end();
-    ex.provider = result.served.deployment.provider.id;
-    ex.deployment = result.served.deployment.model;
+    const served = settleAttempts(ex, scope, result);
+    if (!served || !result.ok) return;
+    served.end();
     const { vectors, usage } = result.value;
     sendJson(ex, 200, {
       object: 'list',

@@ -1,10 +1,12 @@
 import { GatewayError } from '../core/errors.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import { mayUseModel, type Principal } from '../identity/keys.ts';
-import type { AttemptContext } from '../resilience/attempts.ts';
+import { type HttpCall, type Provider, UpstreamError } from '../providers/types.ts';
+import type { AttemptContext, AttemptIO, AttemptResult, ServedAttempt } from '../resilience/attempts.ts';
 import { planAttempts } from '../routing/plan.ts';
 import type { LogicalModel } from '../routing/types.ts';
-import type { Exchange } from './exchange.ts';
+import { readErrorBody, type UpstreamResponse } from '../transport/http.ts';
+import { type Exchange, sendError } from './exchange.ts';
 
 export function resolveModel(rt: Runtime, principal: Principal, name: string): LogicalModel {
   const model = rt.models.get(name);
@@ -71,4 +73,38 @@ export function openRequestScope(rt: Runtime, ex: Exchange, model: LogicalModel)
       ex.res.off('close', onClose);
     },
   };
+}
+
+/** Sends one native call; a non-2xx answer becomes the cloud's classified failure. */
+export async function sendClassified(
+  io: AttemptIO,
+  provider: Provider,
+  call: HttpCall,
+): Promise<UpstreamResponse> {
+  const response = await io.send(call);
+  if (response.status >= 300) {
+    const text = await readErrorBody(response.body);
+    throw new UpstreamError(provider.classifyError(response.status, response.headers, text));
+  }
+  return response;
+}
+
+/**
+ * Writes what the attempts came to into the exchange's contract headers; on failure answers the
+ * client (unless it left) and gives back undefined, on success gives back the serving attempt.
+ */
+export function settleAttempts<T>(
+  ex: Exchange,
+  scope: RequestScope,
+  result: AttemptResult<T>,
+): ServedAttempt | undefined {
+  ex.attempts = result.attempts.filter((a) => a.outcome !== 'skipped').length;
+  const deployment = result.ok ? result.served.deployment : result.lastDeployment;
+  if (deployment) {
+    ex.provider = deployment.provider.id;
+    ex.deployment = deployment.model;
+  }
+  if (result.ok) return result.served;
+  if (scope.abortCause() !== 'client_gone') sendError(ex, result.error);
+  return undefined;
 }

@@ -1,6 +1,6 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { ChatEvent, ChatRequest, FinishReason, Usage } from '../../core/chat.ts';
 import { asArray, asNumber, asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
+import { createSseChatDecoder, protocolError } from '../shared/sse-decoder.ts';
 import { type ChatStreamDecoder, UpstreamError } from '../types.ts';
 import { failureFromAnthropicError } from './errors.ts';
 import { jsonToolNameFor } from './json-output.ts';
@@ -129,9 +129,8 @@ type BlockState =
  */
 export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDecoder {
   const jsonTool = jsonToolNameFor(request);
-  const textDecoder = new TextDecoder();
+  /** The shared decoder's output list of the event being handled (see createSseChatDecoder). */
   let out: ChatEvent[] = [];
-  let failure: UpstreamError | undefined;
   let message: JsonObject = {};
   let started = false;
   let stopped = false;
@@ -140,8 +139,6 @@ export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDec
   const blocks = new Map<number, BlockState>();
   let toolCount = 0;
   let answeredJson = false;
-  /** The last characters fed, to tell a complete last line from a cut one at the end. */
-  let tail = '';
 
   const start = () => {
     if (started) return;
@@ -234,44 +231,18 @@ export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDec
     }
   };
 
-  const parser = createParser({
-    onEvent(sse: EventSourceMessage) {
-      if (failure || stopped) return;
+  return createSseChatDecoder({
+    onEvent(sse, sink) {
+      out = sink;
+      if (stopped) return;
       const data = asObject(tryParseJson(sse.data));
-      if (!data) {
-        failure = protocolError(`the ${sse.event ?? 'unnamed'} event is not JSON`);
-        return;
-      }
+      if (!data) throw protocolError(`the ${sse.event ?? 'unnamed'} event is not JSON`);
       const name = sse.event ?? asString(data.type) ?? '';
-      if (name === 'error' || data.type === 'error') {
-        failure = new UpstreamError(failureFromAnthropicError(data, 200));
-        return;
-      }
+      if (name === 'error' || data.type === 'error')
+        throw new UpstreamError(failureFromAnthropicError(data, 200));
       onEvent(name, data);
     },
-  });
-
-  /** Events decoded before a failure in the same read go out first; the failure is thrown next call. */
-  const drain = (): ChatEvent[] => {
-    if (out.length === 0 && failure) throw failure;
-    const events = out;
-    out = [];
-    return events;
-  };
-
-  return {
-    push(chunk) {
-      const text = textDecoder.decode(chunk, { stream: true });
-      tail = (tail + text).slice(-2);
-      parser.feed(text);
-      return drain();
-    },
-    end() {
-      parser.feed(textDecoder.decode());
-      // A last event whose data line is complete but lacks its blank line still counts.
-      if (tail.endsWith('\n') && tail !== '\n\n') parser.feed('\n');
-      if (failure) throw failure;
-      const events = drain();
+    onEnd() {
       if (!stopped) {
         throw protocolError(
           stopReason === undefined
@@ -279,11 +250,6 @@ export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDec
             : 'the stream was cut after message_delta, before message_stop',
         );
       }
-      return events;
     },
-  };
-}
-
-function protocolError(message: string): UpstreamError {
-  return new UpstreamError({ kind: 'protocol', retryable: true, message });
+  });
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
 import { retryAfterMsFromHeaders } from '../retry-after.ts';
-import type { FailureKind, UpstreamFailure } from '../types.ts';
+import { type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 /** Longest upstream message we keep: enough to diagnose, short enough for a log line. */
 const MAX_MESSAGE = 500;
@@ -34,19 +34,6 @@ function kindForStatus(status: number): FailureKind {
   return 'server';
 }
 
-const RETRYABLE: Record<FailureKind, boolean> = {
-  throttled: true,
-  overloaded: true,
-  server: true,
-  connection: true,
-  timeout: true,
-  auth: true,
-  not_found: true,
-  protocol: true,
-  client: false,
-  content_filter: false,
-};
-
 /**
  * Anthropic's envelope `{"type":"error","error":{"type","message"},"request_id"}` → a failure.
  * `status` is the HTTP status, or 200 for an `error` event inside a stream.
@@ -60,7 +47,7 @@ export function failureFromAnthropicError(body: JsonObject | undefined, status: 
   let kind = (type && KIND_BY_TYPE[type]) || kindForStatus(status);
   // A spent monthly limit is a 429 that will not clear by waiting: treat it like a credential problem.
   if (asString(asObject(error?.details)?.error_code) === 'enforced_spend_limit_reached') kind = 'auth';
-  const failure: UpstreamFailure = { kind, retryable: RETRYABLE[kind], message };
+  const failure: UpstreamFailure = { kind, retryable: RETRYABLE_KINDS[kind], message };
   if (status >= 400) failure.status = status;
   if (kind === 'client') {
     failure.clientError = {

@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asObject, asString, tryParseJson } from '../../core/json.ts';
 import { retryAfterMsFromHeaders } from '../retry-after.ts';
-import type { FailureKind, UpstreamFailure } from '../types.ts';
+import { type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 const MAX_MESSAGE = 500;
 
@@ -40,19 +40,6 @@ const KINDS: Record<string, FailureKind> = {
  * this provider), not that the client's request is: another deployment may well serve it.
  */
 const MISCONFIGURED_MODEL = [/model identifier is invalid/i, /on-demand throughput isn.t supported/i];
-
-const RETRYABLE: Record<FailureKind, boolean> = {
-  throttled: true,
-  overloaded: true,
-  server: true,
-  connection: true,
-  timeout: true,
-  auth: true,
-  not_found: true,
-  protocol: true,
-  client: false,
-  content_filter: false,
-};
 
 function kindForStatus(status: number): FailureKind {
   if (status === 429) return 'throttled';
@@ -87,7 +74,7 @@ export function bedrockFailure(
   if (kind === 'client' && MISCONFIGURED_MODEL.some((re) => re.test(message))) kind = 'not_found';
   const failure: UpstreamFailure = {
     kind,
-    retryable: RETRYABLE[kind],
+    retryable: RETRYABLE_KINDS[kind],
     message: `${name ?? 'error'}: ${message}`,
   };
   if (status > 0) failure.status = status;

@@ -1,6 +1,6 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { ChatEvent, ChatRequest, FinishReason, Usage } from '../../core/chat.ts';
 import { asArray, asNumber, asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
+import { createSseChatDecoder, protocolError } from '../shared/sse-decoder.ts';
 import { type ChatStreamDecoder, UpstreamError } from '../types.ts';
 import { failureFromGoogleError } from './errors.ts';
 import { encodeToolCallId } from './tool-ids.ts';
@@ -74,10 +74,6 @@ function startEvent(body: JsonObject): ChatEvent {
   const created = Date.parse(asString(body.createTime) ?? '');
   if (Number.isFinite(created)) event.created = Math.floor(created / 1000);
   return event;
-}
-
-function protocolError(message: string): UpstreamError {
-  return new UpstreamError({ kind: 'protocol', retryable: true, message });
 }
 
 /** Decoding state shared by the whole-body and streaming paths. */
@@ -194,52 +190,16 @@ export function decodeGenerateContent(value: unknown, request: ChatRequest): Cha
 
 /** Incremental decoder of a `streamGenerateContent?alt=sse` body. */
 export function createGenerateContentStreamDecoder(request: ChatRequest): ChatStreamDecoder {
-  const textDecoder = new TextDecoder();
   const state = new ResponseDecoder(request);
-  let out: ChatEvent[] = [];
-  let failure: UpstreamError | undefined;
-
-  const parser = createParser({
-    onEvent(message: EventSourceMessage) {
-      if (failure) return;
+  return createSseChatDecoder({
+    onEvent(message, out) {
       const chunk = asObject(tryParseJson(message.data));
-      if (!chunk) {
-        failure = protocolError('a stream event is not a JSON object');
-        return;
-      }
-      try {
-        out.push(...state.onResponse(chunk));
-      } catch (err) {
-        if (!(err instanceof UpstreamError)) throw err;
-        failure = err;
-      }
+      if (!chunk) throw protocolError('a stream event is not a JSON object');
+      out.push(...state.onResponse(chunk));
+    },
+    onEnd(out) {
+      if (!state.complete) throw protocolError('the stream ended before a chunk carried its finishReason');
+      if (state.usage) out.push({ type: 'usage', usage: state.usage });
     },
   });
-
-  /** Events decoded before a failure in the same read go out first; the failure is thrown next call. */
-  const drain = (): ChatEvent[] => {
-    if (out.length === 0 && failure) throw failure;
-    const events = out;
-    out = [];
-    return events;
-  };
-
-  return {
-    push(bytes) {
-      parser.feed(textDecoder.decode(bytes, { stream: true }));
-      return drain();
-    },
-    end() {
-      parser.feed(textDecoder.decode());
-      // A last event whose data line lacks its blank line still counts (the parser waits for it).
-      parser.feed('\n\n');
-      if (failure) throw failure;
-      if (!state.complete) {
-        throw protocolError('the stream ended before a chunk carried its finishReason');
-      }
-      const events = drain();
-      if (state.usage) events.push({ type: 'usage', usage: state.usage });
-      return events;
-    },
-  };
 }

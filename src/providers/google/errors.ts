@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asArray, asNumber, asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
 import { retryAfterMsFromHeaders } from '../retry-after.ts';
-import type { FailureKind, UpstreamFailure } from '../types.ts';
+import { type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 /**
  * Google's RPC error envelope (section 4.6):
@@ -43,19 +43,6 @@ const AUTH_REASONS = new Set([
   'SERVICE_DISABLED',
 ]);
 
-const RETRYABLE: Record<FailureKind, boolean> = {
-  throttled: true,
-  overloaded: true,
-  server: true,
-  connection: true,
-  timeout: true,
-  auth: true,
-  not_found: true,
-  protocol: true,
-  client: false,
-  content_filter: false,
-};
-
 function kindForHttpStatus(status: number): FailureKind {
   if (status === 429) return 'throttled';
   if (status === 401 || status === 403) return 'auth';
@@ -92,7 +79,7 @@ export function failureFromGoogleError(body: JsonObject | undefined, status: num
   let kind = (canonical ? KIND_BY_CANONICAL[canonical] : undefined) ?? kindForHttpStatus(httpStatus);
   const reasons = detailsOfType(error, 'ErrorInfo').map((d) => asString(d.reason));
   if (reasons.some((r) => r !== undefined && AUTH_REASONS.has(r))) kind = 'auth';
-  const failure: UpstreamFailure = { kind, retryable: RETRYABLE[kind], status: httpStatus, message };
+  const failure: UpstreamFailure = { kind, retryable: RETRYABLE_KINDS[kind], status: httpStatus, message };
   const retryDelay = detailsOfType(error, 'RetryInfo')
     .map((d) => durationToMs(d.retryDelay))
     .find((ms) => ms !== undefined);

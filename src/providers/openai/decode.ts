@@ -1,6 +1,6 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { ChatEvent, FinishReason, TokenLogprob, Usage } from '../../core/chat.ts';
 import { asArray, asNumber, asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
+import { createSseChatDecoder, protocolError } from '../shared/sse-decoder.ts';
 import { type ChatStreamDecoder, UpstreamError } from '../types.ts';
 import { failureFromErrorBody } from './errors.ts';
 
@@ -110,14 +110,11 @@ export function decodeChatCompletion(value: unknown): ChatEvent[] {
  * call at once (Ollama), a first tool delta without a name (buffered until it arrives).
  */
 export function createChatStreamDecoder(): ChatStreamDecoder {
-  const textDecoder = new TextDecoder();
-  /** The last two characters fed, to tell a complete last line from a cut one at the end. */
-  let tail = '';
+  /** The shared decoder's output list of the event being handled (see createSseChatDecoder). */
   let out: ChatEvent[] = [];
   let started = false;
   let done = false;
   let sawFinish = false;
-  let failure: UpstreamError | undefined;
   /** Per choice: upstream tool-call index → state, so ids and names are emitted exactly once. */
   const toolCalls = new Map<string, { started: boolean; id: string; name: string; pendingArgs: string }>();
   const nextToolIndex = new Map<number, number>();
@@ -188,59 +185,30 @@ export function createChatStreamDecoder(): ChatStreamDecoder {
     }
   };
 
-  const parser = createParser({
-    onEvent(message: EventSourceMessage) {
-      if (done || failure) return;
+  return createSseChatDecoder({
+    onEvent(message, sink) {
+      out = sink;
+      if (done) return;
       if (message.data === '[DONE]') {
         done = true;
         return;
       }
       const parsed = asObject(tryParseJson(message.data));
-      if (!parsed) {
-        failure = protocolError('a stream event is not JSON');
-        return;
-      }
+      if (!parsed) throw protocolError('a stream event is not JSON');
       if (message.event === 'error' || parsed.error !== undefined) {
-        failure = new UpstreamError(
+        throw new UpstreamError(
           failureFromErrorBody(parsed.error === undefined ? { error: parsed } : parsed, 200),
         );
-        return;
       }
       onChunk(parsed);
     },
-  });
-
-  /** Events decoded before a failure in the same read go out first; the failure is thrown next call. */
-  const drain = (): ChatEvent[] => {
-    if (out.length === 0 && failure) throw failure;
-    const events = out;
-    out = [];
-    return events;
-  };
-
-  return {
-    push(chunk) {
-      const text = textDecoder.decode(chunk, { stream: true });
-      tail = (tail + text).slice(-2);
-      parser.feed(text);
-      return drain();
-    },
-    end() {
-      parser.feed(textDecoder.decode());
-      // A last event whose line is complete but lacks its blank line (`data: [DONE]\n`) still counts.
-      if (tail.endsWith('\n') && tail !== '\n\n') parser.feed('\n');
-      if (failure) throw failure;
-      const events = drain();
+    onEnd() {
       // `data: [DONE]` is the family's end marker: without it the stream was cut.
-      if (!done)
+      if (!done) {
         throw protocolError(
           sawFinish ? 'the stream was cut after its finish chunk' : 'the stream ended before it was complete',
         );
-      return events;
+      }
     },
-  };
-}
-
-function protocolError(message: string): UpstreamError {
-  return new UpstreamError({ kind: 'protocol', retryable: true, message });
+  });
 }

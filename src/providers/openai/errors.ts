@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
 import { retryAfterMsFromHeaders } from '../retry-after.ts';
-import type { ClientFacingError, FailureKind, UpstreamFailure } from '../types.ts';
+import { type ClientFacingError, type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 /** Longest upstream message we keep: enough to diagnose, short enough for a log line. */
 const MAX_MESSAGE = 500;
@@ -32,19 +32,6 @@ function kindForInBandError(type: string | undefined, code: string | undefined):
   return 'server';
 }
 
-const RETRYABLE: Record<FailureKind, boolean> = {
-  throttled: true,
-  overloaded: true,
-  server: true,
-  connection: true,
-  timeout: true,
-  auth: true,
-  not_found: true,
-  protocol: true,
-  client: false,
-  content_filter: false,
-};
-
 /**
  * The OpenAI family's error envelope `{"error": {message, type, param, code}}`, also vLLM's older
  * top-level `{"object": "error", message, ...}` and Azure's `code: "429"` variant.
@@ -59,7 +46,7 @@ export function failureFromErrorBody(body: JsonObject | undefined, status: numbe
     MAX_MESSAGE,
   );
   const kind = status >= 400 ? kindForStatus(status, code) : kindForInBandError(asString(error?.type), code);
-  const failure: UpstreamFailure = { kind, retryable: RETRYABLE[kind], status, message };
+  const failure: UpstreamFailure = { kind, retryable: RETRYABLE_KINDS[kind], status, message };
   if (kind === 'client' || kind === 'content_filter') {
     const clientError: ClientFacingError = {
       message,
