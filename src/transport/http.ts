@@ -76,6 +76,8 @@ export async function readErrorBody(body: Readable): Promise<string> {
     for await (const chunk of body) {
       text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
       if (text.length >= MAX_ERROR_BODY) {
+        // Destroying an undici body emits an abort error; it must not go unheard.
+        body.on('error', () => {});
         body.destroy();
         break;
       }

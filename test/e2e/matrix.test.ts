@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -25,8 +27,16 @@ const KEY = 'sk-matrix-test-0001';
 const started = new Map<string, StartedCloud>();
 let gateway: RunningGateway;
 let client: OpenAI;
+/** Serves the test image over http, for clouds that get URLs fetched by the gateway. */
+let imageServer: Server;
+let imageUrl: string;
 
 before(async () => {
+  imageServer = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.from(PNG.split(',')[1] ?? '', 'base64'));
+  });
+  await new Promise<void>((resolve) => imageServer.listen(0, '127.0.0.1', resolve));
+  imageUrl = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}/cat.png`;
   for (const cloud of clouds) started.set(cloud.name, await cloud.start());
   const providers = clouds.map((c) => started.get(c.name)?.providerYaml).join('\n');
   const models = clouds
@@ -57,6 +67,8 @@ keys:
 
 after(async () => {
   await gateway?.shutdown(0);
+  imageServer.closeAllConnections();
+  await new Promise((resolve) => imageServer.close(resolve));
   for (const s of started.values()) await s.close();
 });
 
@@ -230,6 +242,22 @@ for (const cloud of clouds) {
             content: [
               { type: 'text', text: 'what is this' },
               { type: 'image_url', image_url: { url: PNG } },
+            ],
+          },
+        ],
+      });
+      assert.match(data.choices[0]?.message.content ?? '', /Saw 1 image\(s\)\./);
+    });
+
+    test('an http(s) image URL reaches the cloud (fetched by the gateway where the cloud needs bytes)', async () => {
+      const data = await client.chat.completions.create({
+        model,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'and this' },
+              { type: 'image_url', image_url: { url: imageUrl } },
             ],
           },
         ],

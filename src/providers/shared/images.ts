@@ -49,15 +49,17 @@ for (const [net, prefix] of [
   ['::', 128],
   ['fc00::', 7],
   ['fe80::', 10],
-  ['::ffff:0:0', 96],
 ] as const) {
   PRIVATE.addSubnet(net, prefix, 'ipv6');
 }
 
 export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
+  // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is judged by its IPv4 part.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const plain = mapped ?? address;
+  const family = isIP(plain);
   if (family === 0) return false;
-  return PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  return PRIVATE.check(plain, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** A DNS lookup that refuses private answers, so a hostname cannot smuggle the gateway inside. */
@@ -117,12 +119,12 @@ export function createImageLoader(config: ImageFetchConfig): ImageLoader {
       );
     }
     if (response.statusCode !== 200) {
-      response.body.destroy();
+      discard(response.body);
       throw invalid(param, `the image URL answered HTTP ${response.statusCode}`);
     }
     const declared = Number(response.headers['content-length']);
     if (Number.isFinite(declared) && declared > config.maxBytes) {
-      response.body.destroy();
+      discard(response.body);
       throw invalid(param, `the image is larger than ${config.maxBytes} bytes (server.imageFetch.maxBytes)`);
     }
     const chunks: Buffer[] = [];
@@ -131,7 +133,7 @@ export function createImageLoader(config: ImageFetchConfig): ImageLoader {
       for await (const chunk of response.body) {
         size += (chunk as Buffer).length;
         if (size > config.maxBytes) {
-          response.body.destroy();
+          discard(response.body);
           throw invalid(
             param,
             `the image is larger than ${config.maxBytes} bytes (server.imageFetch.maxBytes)`,
@@ -164,4 +166,10 @@ export function sniffImageType(data: Uint8Array): string | undefined {
   if (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45)
     return 'image/webp';
   return undefined;
+}
+
+/** Drops a response body we will not read; the listener keeps its abort error from crashing the process. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
