@@ -1,0 +1,41 @@
+/** The machine-readable results: .bench/last.json, and --json FILE when given. */
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { args, SETTINGS } from './args.ts';
+import { gitDescription, ROOT } from './repo.ts';
+import { log, state } from './state.ts';
+import { type MemoryReport, TARGETS, type TargetCheck } from './targets.ts';
+
+export function writeJson(memory: MemoryReport | undefined, checks: TargetCheck[]): void {
+  const data = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim(),
+    git: gitDescription(),
+    settings: SETTINGS,
+    targets: TARGETS,
+    services: Object.fromEntries(
+      Object.entries(state.services).map(([name, s]) => [name, { pid: s.pid, url: s.url }]),
+    ),
+    failure: state.failure ?? null,
+    runs: state.records,
+    memory: memory ?? null,
+    checks,
+    passed: state.failure === undefined && checks.every((c) => c.pass),
+  };
+  const text = `${JSON.stringify(data, null, 2)}\n`;
+  const last = join(ROOT, '.bench', 'last.json');
+  mkdirSync(dirname(last), { recursive: true });
+  writeFileSync(last, text);
+  const files = [last];
+  if (args.json) {
+    const file = resolve(args.json);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    files.push(file);
+  }
+  log(`\nresults written to ${files.join(' and ')}`);
+}

@@ -1,0 +1,177 @@
+/**
+ * The benchmark's phases: warm-up, saturation, fixed rate and memory. Each load run goes through
+ * `measure`, which records it in `state.records` and throws a BenchError on any failed request.
+ */
+
+import { NOISE_CORES, SETTINGS } from './args.ts';
+import { type LoadResult, runLoad } from './load.ts';
+import { readCpuMs, readRssBytes, readSystemBusyMs } from './processes.ts';
+import {
+  chatRequest,
+  LABEL,
+  MODES,
+  type Mode,
+  TARGET_NAMES,
+  type TargetName,
+  verifyBody,
+} from './requests.ts';
+import { BenchError, checkFailure, log, type RunRecord, type ServerName, state } from './state.ts';
+import { fixed, int } from './table.ts';
+
+function urlOf(target: TargetName): string {
+  const service = target === 'direct' ? state.services.upstream : state.services[target];
+  if (!service) throw new BenchError(`${target} is not running`);
+  return service.url;
+}
+
+function cpuSnapshot(): Partial<Record<ServerName, number>> {
+  const out: Partial<Record<ServerName, number>> = {};
+  for (const name of ['upstream', 'proxy', 'gateway'] as const) {
+    const pid = state.services[name]?.pid;
+    const ms = pid === undefined ? undefined : readCpuMs(pid);
+    if (ms !== undefined) out[name] = ms;
+  }
+  return out;
+}
+
+function describeProblems(load: LoadResult): string | undefined {
+  const problems: string[] = [];
+  if (load.non2xx) problems.push(`${load.non2xx} non-2xx (${JSON.stringify(load.statusCodes)})`);
+  if (load.errors) problems.push(`${load.errors} errors (${load.timeouts} timeouts)`);
+  if (load.mismatches) problems.push(`${load.mismatches} wrong bodies`);
+  if (load.ok === 0) problems.push('no successful response at all');
+  return problems.length ? problems.join(', ') : undefined;
+}
+
+async function measure(
+  phase: RunRecord['phase'],
+  target: TargetName,
+  mode: Mode | 'mixed',
+  durationSec: number,
+  rate?: number,
+): Promise<RunRecord> {
+  const requests =
+    mode === 'mixed'
+      ? [chatRequest(target, false), chatRequest(target, true)]
+      : [chatRequest(target, mode === 'streaming')];
+  const before = cpuSnapshot();
+  const systemBefore = readSystemBusyMs();
+  const load = await runLoad({
+    url: urlOf(target),
+    requests,
+    connections: SETTINGS.connections,
+    durationSec,
+    ...(rate === undefined ? {} : { rate }),
+    verifyBody,
+  });
+  const after = cpuSnapshot();
+  const systemAfter = readSystemBusyMs();
+  const cpuUsPerRequest: RunRecord['cpuUsPerRequest'] = {};
+  const cpuCores: RunRecord['cpuCores'] = {};
+  for (const name of ['upstream', 'proxy', 'gateway'] as const) {
+    const a = after[name];
+    const b = before[name];
+    if (a === undefined || b === undefined) continue;
+    cpuCores[name] = (a - b) / (load.elapsedSec * 1000);
+    if (load.ok > 0) cpuUsPerRequest[name] = ((a - b) * 1000) / load.ok;
+  }
+  let otherCores: number | undefined;
+  if (systemBefore !== undefined && systemAfter !== undefined) {
+    let ours = load.loaderCpuMs;
+    for (const name of ['upstream', 'proxy', 'gateway'] as const) {
+      const a = after[name];
+      const b = before[name];
+      if (a !== undefined && b !== undefined) ours += a - b;
+    }
+    otherCores = Math.max(0, (systemAfter - systemBefore - ours) / (load.elapsedSec * 1000));
+  }
+  const record: RunRecord = {
+    phase,
+    target,
+    mode,
+    connections: SETTINGS.connections,
+    durationSec,
+    ...(rate === undefined ? {} : { rate }),
+    load,
+    cpuUsPerRequest,
+    cpuCores,
+    otherCores,
+  };
+  state.records.push(record);
+  const l = load.latencyMs;
+  log(
+    `  ${phase.padEnd(10)} ${LABEL[target].padEnd(10)} ${mode.padEnd(13)} ${int(load.rps).padStart(6)} req/s` +
+      `  p50 ${fixed(l.p50, 2)} ms  p99 ${fixed(l.p99, 2)} ms` +
+      (otherCores !== undefined && otherCores > NOISE_CORES
+        ? `  (other processes: ${fixed(otherCores, 2)} cores)`
+        : ''),
+  );
+  const problems = describeProblems(load);
+  if (problems) {
+    throw new BenchError(
+      `${phase} run against ${LABEL[target]} (${mode}) had ${problems}.\n` +
+        `First samples:\n${load.samples.map((s) => `    ${s}`).join('\n')}`,
+    );
+  }
+  return record;
+}
+
+/** Node servers need several seconds of load before JIT and heap sizes settle: warm all first. */
+export async function warmupPhase(): Promise<void> {
+  log(`\nWarm-up: ${SETTINGS.initialWarmupSec} s at saturation per target and mode`);
+  for (const target of TARGET_NAMES) {
+    for (const mode of MODES) {
+      await measure('warm-up', target, mode, SETTINGS.initialWarmupSec);
+      checkFailure();
+    }
+  }
+}
+
+export async function saturationPhase(): Promise<void> {
+  log(`\nSaturation: ${SETTINGS.connections} connections, ${SETTINGS.saturationSec} s per run`);
+  for (const mode of MODES) {
+    for (const target of TARGET_NAMES) {
+      await measure('warm-up', target, mode, SETTINGS.warmupSec);
+      checkFailure();
+      await measure('saturation', target, mode, SETTINGS.saturationSec);
+      checkFailure();
+    }
+  }
+}
+
+export async function fixedRatePhase(): Promise<void> {
+  log(`\nFixed rate: ${int(SETTINGS.fixedRate)} req/s paced, ${SETTINGS.fixedRateSec} s per run`);
+  for (const mode of MODES) {
+    for (const target of TARGET_NAMES) {
+      await measure('warm-up', target, mode, SETTINGS.fixedRateWarmupSec, SETTINGS.fixedRate);
+      checkFailure();
+      await measure('fixed-rate', target, mode, SETTINGS.fixedRateSec, SETTINGS.fixedRate);
+      checkFailure();
+    }
+  }
+}
+
+/** The gateway alone at the fixed rate for a long run, its RSS sampled into `state.memorySamples`. */
+export async function memoryPhase(): Promise<void> {
+  const pid = state.services.gateway!.pid;
+  log(
+    `\nMemory: gateway at ${int(SETTINGS.fixedRate)} req/s for ${SETTINGS.memorySec} s (half streaming), ` +
+      `RSS every ${SETTINGS.memorySampleSec} s`,
+  );
+  state.memorySamples = [];
+  const started = Date.now();
+  const sample = () => {
+    const rss = readRssBytes(pid);
+    if (rss !== undefined) state.memorySamples.push({ tSec: (Date.now() - started) / 1000, rssBytes: rss });
+  };
+  sample();
+  const timer = setInterval(sample, SETTINGS.memorySampleSec * 1000);
+  try {
+    await measure('memory', 'gateway', 'mixed', SETTINGS.memorySec, SETTINGS.fixedRate);
+  } finally {
+    clearInterval(timer);
+  }
+  const last = state.memorySamples.at(-1);
+  if (!last || last.tSec < SETTINGS.memorySec - SETTINGS.memorySampleSec / 2) sample();
+  checkFailure();
+}

@@ -1,0 +1,36 @@
+/** Where things are: the repository, its git state, and the benchmark's output folders. */
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const profileDir = join(ROOT, '.bench', 'profile');
+export const logDir = join(ROOT, '.bench', 'logs');
+export const allocProfileFile = join(profileDir, 'gateway-allocations.heapprofile');
+
+/** Newest modification time under a folder (ms), for the "dist is older than src" warning. */
+export function newestMtime(dir: string, suffix: string): number {
+  let newest = 0;
+  if (!existsSync(dir)) return newest;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(suffix)) continue;
+    newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+export function gitDescription(): string {
+  try {
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${rev} + uncommitted changes in src/ or bin/` : rev;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,247 @@
+/** The benchmark's report: the tables printed to stdout at the end of a run. */
+
+import { cpus, totalmem } from 'node:os';
+import { NOISE_CORES, SETTINGS } from './args.ts';
+import type { LoadResult } from './load.ts';
+import { gitDescription } from './repo.ts';
+import { LABEL, MODES, TARGET_NAMES } from './requests.ts';
+import { find, type RunRecord, state } from './state.ts';
+import { fixed, int, mib, percent, signed, table } from './table.ts';
+import type { MemoryReport, TargetCheck } from './targets.ts';
+
+/** CPU µs per request of the process under test: the upstream itself for direct. */
+function cpuOf(r: RunRecord): number | undefined {
+  return r.target === 'direct'
+    ? r.cpuUsPerRequest.upstream
+    : r.cpuUsPerRequest[r.target as 'proxy' | 'gateway'];
+}
+
+function headerSection(out: string[]): void {
+  const cpu = cpus();
+  out.push('Switchyard benchmark');
+  out.push(
+    `  ${new Date().toISOString()}  node ${process.version}  ${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}` +
+      `  ${Math.round(totalmem() / 2 ** 30)} GiB  git ${gitDescription()}`,
+  );
+  out.push(
+    `  autocannon: ${SETTINGS.connections} connections, pipelining 1, same settings for every target;` +
+      ` load generator, upstream, proxy and gateway share the machine's cores.`,
+  );
+  out.push(
+    `  Upstream: simulated OpenAI, latency 0 ms; every answer is ${SETTINGS.answerWords} words` +
+      ` (streaming: ${SETTINGS.answerWords + 2} SSE chunks + [DONE]).` +
+      (SETTINGS.quick ? '  QUICK MODE: short runs, a smoke check only.' : ''),
+  );
+  if (SETTINGS.profile || SETTINGS.allocProfile || SETTINGS.gatewayNodeFlags.length)
+    out.push(
+      `  DIAGNOSTIC RUN (${[SETTINGS.profile ? '--profile' : '', SETTINGS.allocProfile ? '--alloc-profile' : '', ...SETTINGS.gatewayNodeFlags].filter(Boolean).join(' ')}): ` +
+        'the gateway numbers are not comparable with a normal run.',
+    );
+}
+
+/** 1. Saturation. */
+function saturationSection(out: string[]): void {
+  if (!state.records.some((r) => r.phase === 'saturation')) return;
+  out.push('');
+  out.push(
+    `1. Saturation throughput (${SETTINGS.saturationSec} s per run, each after a ${SETTINGS.warmupSec} s warm-up; ` +
+      'latency is at saturation, so it is mostly queueing)',
+  );
+  out.push(
+    `   Every target and mode first had ${SETTINGS.initialWarmupSec} s of warm-up at saturation (JIT, heap sizing).`,
+  );
+  const satRows: (string | number)[][] = [];
+  for (const mode of MODES) {
+    for (const target of TARGET_NAMES) {
+      const r = find('saturation', target, mode);
+      if (!r) continue;
+      satRows.push([
+        `${mode} ${LABEL[target]}`,
+        int(r.load.rps),
+        fixed(r.load.latencyMs.p50, 2),
+        fixed(r.load.latencyMs.p99, 2),
+        fixed(cpuOf(r) ?? Number.NaN, 0),
+        fixed(r.cpuUsPerRequest.upstream ?? Number.NaN, 0),
+        fixed(
+          r.cpuCores[r.target === 'direct' ? 'upstream' : (r.target as 'proxy' | 'gateway')] ?? Number.NaN,
+          2,
+        ),
+        fixed(r.load.loaderCpuMs / (r.load.elapsedSec * 1000), 2),
+        fixed(r.otherCores ?? Number.NaN, 2),
+        int(r.load.ok),
+      ]);
+    }
+  }
+  out.push(
+    table(
+      [
+        'run',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'server CPU µs/req',
+        'upstream CPU µs/req',
+        'server cores',
+        'loader cores',
+        'other cores',
+        'responses',
+      ],
+      satRows,
+    ),
+  );
+  out.push(
+    '  ("server" is the process under test: the upstream itself for direct, else the proxy or the gateway;\n' +
+      '   "other cores": CPU used meanwhile by processes outside the benchmark)',
+  );
+  const ratioRows: (string | number)[][] = [];
+  for (const mode of MODES) {
+    const d = find('saturation', 'direct', mode);
+    const p = find('saturation', 'proxy', mode);
+    const g = find('saturation', 'gateway', mode);
+    if (!d || !p || !g) continue;
+    ratioRows.push([
+      mode,
+      percent(g.load.rps / p.load.rps, 1),
+      percent(g.load.rps / d.load.rps, 1),
+      percent(p.load.rps / d.load.rps, 1),
+      fixed((cpuOf(g) ?? Number.NaN) / (cpuOf(p) ?? Number.NaN), 2),
+    ]);
+  }
+  if (ratioRows.length) {
+    out.push('');
+    out.push(
+      table(
+        ['ratios', 'gateway/proxy', 'gateway/direct', 'proxy/direct', 'gateway CPU per req / proxy'],
+        ratioRows,
+      ),
+    );
+  }
+}
+
+/** 2. Fixed rate. */
+function fixedRateSection(out: string[]): void {
+  if (!state.records.some((r) => r.phase === 'fixed-rate')) return;
+  out.push('');
+  out.push(
+    `2. Latency at a fixed ${int(SETTINGS.fixedRate)} req/s (paced evenly over ${SETTINGS.connections} connections, ` +
+      `${SETTINGS.fixedRateSec} s per run, ms)`,
+  );
+  out.push(
+    '   Whole-response time, request written → last byte; for streaming that includes the whole stream.',
+  );
+  const fixedRows: (string | number)[][] = [];
+  for (const mode of MODES) {
+    for (const target of TARGET_NAMES) {
+      const r = find('fixed-rate', target, mode);
+      if (!r) continue;
+      const l = r.load.latencyMs;
+      fixedRows.push([
+        `${mode} ${LABEL[target]}`,
+        int(r.load.rps),
+        fixed(l.p50, 2),
+        fixed(l.p90, 2),
+        fixed(l.p99, 2),
+        fixed(l.p999, 2),
+        fixed(l.max, 2),
+        fixed(cpuOf(r) ?? Number.NaN, 0),
+        fixed(r.otherCores ?? Number.NaN, 2),
+        r.load.late,
+      ]);
+    }
+  }
+  out.push(
+    table(
+      ['run', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'server CPU µs/req', 'other cores', 'late sends'],
+      fixedRows,
+    ),
+  );
+  const addedRows: (string | number)[][] = [];
+  for (const mode of MODES) {
+    const d = find('fixed-rate', 'direct', mode);
+    if (!d) continue;
+    for (const target of ['proxy', 'gateway'] as const) {
+      const r = find('fixed-rate', target, mode);
+      if (!r) continue;
+      addedRows.push([
+        `${mode} ${LABEL[target]}`,
+        signed(r.load.latencyMs.p50 - d.load.latencyMs.p50, 2),
+        signed(r.load.latencyMs.p99 - d.load.latencyMs.p99, 2),
+      ]);
+    }
+  }
+  if (addedRows.length) {
+    out.push('');
+    out.push(table(['added vs direct', 'p50 ms', 'p99 ms'], addedRows));
+  }
+}
+
+/** 3. Memory. */
+function memorySection(out: string[], memory: MemoryReport): void {
+  out.push('');
+  const m = state.records.find((r) => r.phase === 'memory');
+  out.push(
+    `3. Gateway memory (RSS) over ${SETTINGS.memorySec} s at ${int(SETTINGS.fixedRate)} req/s, ` +
+      `alternating streaming and non-streaming` +
+      (m ? ` (${int(m.load.ok)} responses, p99 ${fixed(m.load.latencyMs.p99, 2)} ms)` : ''),
+  );
+  out.push(
+    table(
+      ['t (s)', ...memory.samples.map((s) => fixed(s.tSec, 0))],
+      [['RSS MiB', ...memory.samples.map((s) => mib(s.rssBytes))]],
+    ),
+  );
+  out.push(
+    `  start ${mib(memory.startBytes)} MiB, end ${mib(memory.endBytes)} MiB, max ${mib(memory.maxBytes)} MiB; ` +
+      `second half ${mib(memory.midBytes)} → ${mib(memory.endBytes)} MiB (${signed(memory.secondHalfGrowth * 100, 1)}%)`,
+  );
+}
+
+/** 4. Correctness. */
+function correctnessSection(out: string[]): void {
+  const records = state.records;
+  out.push('');
+  const measured = records.filter((r) => r.phase !== 'warm-up');
+  const total = (f: (l: LoadResult) => number) => records.reduce((sum, r) => sum + f(r.load), 0);
+  out.push(
+    `4. Correctness: ${records.length} runs (${measured.length} measured + warm-ups), ` +
+      `${int(total((l) => l.ok))} good responses; non-2xx ${total((l) => l.non2xx)}, ` +
+      `errors ${total((l) => l.errors)}, timeouts ${total((l) => l.timeouts)}, wrong bodies ${total((l) => l.mismatches)}`,
+  );
+  out.push(
+    '   (each body checked: exactly the requested words, finish_reason stop / data: [DONE], no error event)',
+  );
+  const noisy = measured.filter((r) => r.otherCores !== undefined && r.otherCores > NOISE_CORES);
+  if (noisy.length) {
+    out.push('');
+    out.push(
+      `   WARNING: other processes used > ${NOISE_CORES} cores during ${noisy.length} measured run(s): ` +
+        noisy
+          .map((r) => `${r.phase} ${r.mode} ${LABEL[r.target]} (${fixed(r.otherCores ?? 0, 2)})`)
+          .join(', ') +
+        '. Those numbers are disturbed; rerun on a quiet machine.',
+    );
+  }
+}
+
+/** 5. Targets. */
+function targetsSection(out: string[], checks: TargetCheck[]): void {
+  out.push('');
+  out.push('5. Targets');
+  out.push(
+    table(
+      ['target', 'measured', 'result'],
+      checks.map((c) => [c.name, c.measured, c.pass ? 'PASS' : 'FAIL']),
+    ),
+  );
+}
+
+export function printReport(memory: MemoryReport | undefined, checks: TargetCheck[]): void {
+  const out: string[] = [];
+  headerSection(out);
+  saturationSection(out);
+  fixedRateSection(out);
+  if (memory) memorySection(out, memory);
+  correctnessSection(out);
+  if (checks.length) targetsSection(out, checks);
+  process.stdout.write(`${out.join('\n')}\n`);
+}

@@ -1,0 +1,52 @@
+/** What the benchmark sends to each target, and how it checks every answer. */
+
+import { SETTINGS } from './args.ts';
+import { GATEWAY_KEY, GATEWAY_MODEL, UPSTREAM_API_KEY, UPSTREAM_MODEL } from './constants.ts';
+
+export type TargetName = 'direct' | 'proxy' | 'gateway';
+export type Mode = 'non-streaming' | 'streaming';
+
+export const TARGET_NAMES: TargetName[] = ['direct', 'proxy', 'gateway'];
+export const MODES: Mode[] = ['non-streaming', 'streaming'];
+export const LABEL: Record<TargetName, string> = {
+  direct: 'direct',
+  proxy: 'bare proxy',
+  gateway: 'gateway',
+};
+
+const PROMPT = `Say hello. [sim:words=${SETTINGS.answerWords}]`;
+
+export function chatRequest(target: TargetName, stream: boolean) {
+  const gateway = target === 'gateway';
+  return {
+    method: 'POST',
+    path: '/v1/chat/completions',
+    headers: {
+      authorization: `Bearer ${gateway ? GATEWAY_KEY : UPSTREAM_API_KEY}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({
+      model: gateway ? GATEWAY_MODEL : UPSTREAM_MODEL,
+      messages: [{ role: 'user', content: PROMPT }],
+      ...(stream ? { stream: true } : {}),
+    }),
+  };
+}
+
+const LAST_WORD = `word${SETTINGS.answerWords}`;
+const ONE_TOO_MANY = `word${SETTINGS.answerWords + 1}`;
+
+/** A complete, successful answer of exactly the requested length, in either shape. */
+export function verifyBody(body: string): boolean {
+  if (body.startsWith('data:')) {
+    return (
+      body.trimEnd().endsWith('data: [DONE]') &&
+      !body.includes('event: error') &&
+      body.includes(LAST_WORD) &&
+      !body.includes(ONE_TOO_MANY)
+    );
+  }
+  return (
+    /"finish_reason"\s*:\s*"stop"/.test(body) && body.includes(LAST_WORD) && !body.includes(ONE_TOO_MANY)
+  );
+}

@@ -1,0 +1,81 @@
+/** The project's targets for the gateway, checked PASS or FAIL against the recorded runs. */
+
+import { SETTINGS } from './args.ts';
+import { MODES } from './requests.ts';
+import { find, type MemorySample, state } from './state.ts';
+import { int, percent, signed } from './table.ts';
+
+/** The issue's targets. */
+export const TARGETS = {
+  addedP99Ms: 2,
+  throughputShareOfProxy: 0.6,
+  memoryGrowthSecondHalf: 0.1,
+};
+
+export interface TargetCheck {
+  name: string;
+  measured: string;
+  pass: boolean;
+}
+
+export interface MemoryReport {
+  samples: MemorySample[];
+  startBytes: number;
+  endBytes: number;
+  maxBytes: number;
+  midBytes: number;
+  /** (end − mid) / mid: growth over the second half of the run. */
+  secondHalfGrowth: number;
+}
+
+/** Summarizes the memory phase's RSS samples; undefined without at least two. */
+export function memoryReport(): MemoryReport | undefined {
+  const memorySamples = state.memorySamples;
+  if (memorySamples.length < 2) return undefined;
+  const first = memorySamples[0]!;
+  const last = memorySamples.at(-1)!;
+  const midTime = (first.tSec + last.tSec) / 2;
+  let mid = first;
+  for (const s of memorySamples) if (Math.abs(s.tSec - midTime) < Math.abs(mid.tSec - midTime)) mid = s;
+  return {
+    samples: memorySamples,
+    startBytes: first.rssBytes,
+    endBytes: last.rssBytes,
+    maxBytes: Math.max(...memorySamples.map((s) => s.rssBytes)),
+    midBytes: mid.rssBytes,
+    secondHalfGrowth: (last.rssBytes - mid.rssBytes) / mid.rssBytes,
+  };
+}
+
+export function targetChecks(memory: MemoryReport | undefined): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const directFixed = find('fixed-rate', 'direct', 'non-streaming');
+  const gatewayFixed = find('fixed-rate', 'gateway', 'non-streaming');
+  if (directFixed && gatewayFixed) {
+    const added = gatewayFixed.load.latencyMs.p99 - directFixed.load.latencyMs.p99;
+    checks.push({
+      name: `gateway adds < ${TARGETS.addedP99Ms} ms at p99 (${int(SETTINGS.fixedRate)} req/s, non-streaming)`,
+      measured: `${signed(added, 2)} ms`,
+      pass: added < TARGETS.addedP99Ms,
+    });
+  }
+  for (const mode of MODES) {
+    const proxy = find('saturation', 'proxy', mode);
+    const gateway = find('saturation', 'gateway', mode);
+    if (!proxy || !gateway) continue;
+    const share = gateway.load.rps / proxy.load.rps;
+    checks.push({
+      name: `gateway throughput >= ${percent(TARGETS.throughputShareOfProxy)} of bare proxy (${mode})`,
+      measured: percent(share, 1),
+      pass: share >= TARGETS.throughputShareOfProxy,
+    });
+  }
+  if (memory) {
+    checks.push({
+      name: `gateway memory flat over ${SETTINGS.memorySec} s (second-half growth < ${percent(TARGETS.memoryGrowthSecondHalf)})`,
+      measured: `${signed(memory.secondHalfGrowth * 100, 1)}%`,
+      pass: memory.secondHalfGrowth < TARGETS.memoryGrowthSecondHalf,
+    });
+  }
+  return checks;
+}
