@@ -7,7 +7,8 @@ export interface AccessToken {
 /**
  * Caches a token and refreshes it before expiry, one refresh at a time however many requests
  * wait for it (a thundering herd of token requests is how an identity provider throttles you).
- * A token is refreshed `refreshMarginMs` before it expires, or at half its life if that is shorter.
+ * A token is refreshed `refreshMarginMs` before it expires, or at half its life if that is shorter;
+ * until it expires, callers get the cached token while the refresh runs.
  */
 export function createTokenCache(
   fetchToken: () => Promise<AccessToken>,
@@ -31,11 +32,21 @@ export function createTokenCache(
     current = { token: fresh.token, refreshAtMs: fresh.expiresAtMs - margin, expiresAtMs: fresh.expiresAtMs };
     return fresh.token;
   };
-  return () => {
-    if (current && now() < current.refreshAtMs) return Promise.resolve(current.token);
+  const startRefresh = (): Promise<string> => {
     inFlight ??= refresh().finally(() => {
       inFlight = undefined;
     });
     return inFlight;
+  };
+  return () => {
+    const at = now();
+    if (current && at < current.refreshAtMs) return Promise.resolve(current.token);
+    if (current && at < current.expiresAtMs) {
+      // Early refresh: done in the background, so a slow identity provider never holds up a
+      // request the cached token can still serve. Its failure is already handled in refresh().
+      startRefresh().catch(() => {});
+      return Promise.resolve(current.token);
+    }
+    return startRefresh();
   };
 }

@@ -68,6 +68,19 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * The gateway's own credential for a provider could not be had (token endpoint down, key file
+ * unreadable, nothing configured). An auth failure of that deployment: recorded as an attempt,
+ * counted against its health, and another deployment may serve. `reason` must hold no secret.
+ */
+export function credentialFailure(cloudName: string, providerId: string, reason: string): UpstreamError {
+  return new UpstreamError({
+    kind: 'auth',
+    retryable: true,
+    message: `${cloudName} credentials unavailable for ${providerId}: ${reason}`,
+  });
+}
+
 /** Incremental decoder of a native stream: bytes in, neutral events out. */
 export interface ChatStreamDecoder {
   /** Throws UpstreamError when the stream carries an error. */

@@ -82,6 +82,17 @@ export async function runAttempts<T>(
       break;
     }
     if (ctx.requestSignal.aborted) break;
+    const admission = ctx.health.admit(deployment.key, settings.circuitBreaker, ctx.now());
+    if (!admission) {
+      attempts.push(
+        record(deployment, 'skipped', 0, {
+          kind: 'circuit_open',
+          reason: 'circuit open (a probe is in flight)',
+        }),
+      );
+      continue;
+    }
+    const probe = admission.probe;
     const controller = new AbortController();
     const onRequestAbort = () => controller.abort();
     ctx.requestSignal.addEventListener('abort', onRequestAbort, { once: true });
@@ -92,7 +103,6 @@ export async function runAttempts<T>(
     }, settings.timeouts.firstByteMs);
     const startedAtMs = ctx.now();
     let sent = false;
-    let probe = false;
     const io: AttemptIO = {
       signal: controller.signal,
       send: (call) => {
@@ -100,7 +110,6 @@ export async function runAttempts<T>(
           sent = true;
           upstreamCalls++;
           lastDeployment = deployment;
-          probe = ctx.health.begin(deployment.key);
         }
         return ctx.transport.send(call, {
           signal: controller.signal,
@@ -122,7 +131,8 @@ export async function runAttempts<T>(
         deployment,
         startedAtMs,
         failedLater: (failure) => {
-          if (ctx.abortCause() === 'client_gone') return;
+          // A client leaving or the request's own deadline says nothing about the deployment.
+          if (ctx.abortCause() !== undefined) return;
           ctx.health.failed(
             deployment.key,
             failure.kind,
@@ -146,24 +156,28 @@ export async function runAttempts<T>(
       const latencyMs = ctx.now() - startedAtMs;
       if (err instanceof GatewayError) {
         // The adapter refused before sending: this cloud cannot honour the request; another may.
-        if (sent) ctx.health.end(deployment.key, probe);
+        ctx.health.end(deployment.key, probe);
         unsupported ??= err;
         attempts.push(record(deployment, 'skipped', latencyMs, { kind: 'unsupported', reason: err.message }));
         continue;
       }
       const failure = describeFailure(err, ctx, firstByteTimedOut, settings.timeouts.firstByteMs);
-      if (sent) {
-        if (ctx.abortCause() !== 'client_gone') {
-          ctx.health.failed(
-            deployment.key,
-            failure.kind,
-            settings.circuitBreaker,
-            ctx.now(),
-            failure.retryAfterMs,
-          );
-        }
-        ctx.health.end(deployment.key, probe);
+      if (!sent) {
+        // Failed before sending (credentials unavailable): still an attempt at this deployment.
+        upstreamCalls++;
+        lastDeployment = deployment;
       }
+      // A client leaving or the request's own deadline says nothing about the deployment.
+      if (ctx.abortCause() === undefined) {
+        ctx.health.failed(
+          deployment.key,
+          failure.kind,
+          settings.circuitBreaker,
+          ctx.now(),
+          failure.retryAfterMs,
+        );
+      }
+      ctx.health.end(deployment.key, probe);
       failures.push(failure);
       attempts.push(
         record(deployment, 'failed', latencyMs, {

@@ -69,9 +69,18 @@ export class HealthTracker {
   }
 
   /**
-   * An attempt was sent: it is in flight. When the circuit is not closed, this attempt is the
-   * probe; the answer says so, and only the probe's own end() lets the next probe in.
+   * Admits an attempt, or refuses it when the circuit is open: before the cooldown has passed, or
+   * while another attempt is already the half-open probe. Plans are made before attempts start, so
+   * this is the one place that guarantees a single probe. The answer says whether this is the probe.
    */
+  admit(key: string, breaker: BreakerSettings, nowMs: number): { probe: boolean } | undefined {
+    const r = this.record(key);
+    if (r.openedAtMs !== undefined && (r.probing || nowMs - r.openedAtMs < breaker.cooldownMs))
+      return undefined;
+    return { probe: this.begin(key) };
+  }
+
+  /** Counts an attempt in flight without asking the circuit; see admit(). */
   begin(key: string): boolean {
     const r = this.record(key);
     r.inFlight++;
@@ -105,9 +114,9 @@ export class HealthTracker {
       r.throttledUntilMs = Math.max(r.throttledUntilMs, nowMs + (retryAfterMs ?? DEFAULT_THROTTLE_MS));
     } else if (COUNTS_AGAINST_HEALTH.has(kind)) {
       r.consecutiveFailures++;
+      // Any failure while a probe is out re-opens the circuit for a fresh cooldown.
       if (r.probing || r.consecutiveFailures >= breaker.failureThreshold) r.openedAtMs = nowMs;
     }
-    r.probing = false;
   }
 
   /** The attempt is over, whatever its outcome; `probe` is what begin() answered for it. */

@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type AzureOpenAIProviderConfig, type Config, parseConfigText } from '../../src/config/index.ts';
 import type { ChatRequest } from '../../src/core/chat.ts';
-import { GatewayError } from '../../src/core/errors.ts';
 import { createAzureOpenAIProvider } from '../../src/providers/azure/index.ts';
 import { createProvider } from '../../src/providers/registry.ts';
+import { UpstreamError } from '../../src/providers/types.ts';
 import { TEST_PROVIDER_CONTEXT } from './helpers.ts';
 
 const REQUEST: ChatRequest = {
@@ -223,7 +223,7 @@ describe('Azure OpenAI: Entra ID client credentials (local token endpoint on 127
     });
   });
 
-  it('a refused token request fails the call as upstream_unavailable and is tried again next time', async () => {
+  it('a refused token request fails the call as an auth failure of the deployment and is tried again next time', async () => {
     tokenRequests.length = 0;
     answers.push([
       401,
@@ -232,13 +232,15 @@ describe('Azure OpenAI: Entra ID client credentials (local token endpoint on 127
     answers.push([200, { token_type: 'Bearer', expires_in: 3599, access_token: 'entra-token-2' }]);
     const provider = entraProvider('azure-entra-retry');
     await assert.rejects(provider.chatCall(REQUEST, { model: 'd' }), (err: unknown) => {
-      assert.ok(err instanceof GatewayError);
-      assert.equal(err.code, 'upstream_unavailable');
-      assert.equal(err.status, 502);
-      assert.equal(err.message, 'Azure OpenAI credentials unavailable');
-      // The identity provider's error code is kept in the cause; its description and the secret are not.
-      assert.match(String(err.cause), /invalid_client/);
-      assert.doesNotMatch(String(err.cause), /AADSTS|entra-secret-value/);
+      assert.ok(err instanceof UpstreamError);
+      assert.equal(err.failure.kind, 'auth');
+      assert.equal(err.failure.retryable, true);
+      // The identity provider's error code is kept; its description and the secret are not.
+      assert.equal(
+        err.message,
+        'Azure OpenAI credentials unavailable for azure-entra-retry: Entra ID token request failed: invalid_client',
+      );
+      assert.doesNotMatch(err.message, /AADSTS|entra-secret-value/);
       return true;
     });
     const call = await provider.chatCall(REQUEST, { model: 'd' });

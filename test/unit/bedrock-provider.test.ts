@@ -13,10 +13,9 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { request as undiciRequest } from 'undici';
 import { parseConfigText } from '../../src/config/index.ts';
 import type { ChatRequest } from '../../src/core/chat.ts';
-import { GatewayError } from '../../src/core/errors.ts';
 import { inferenceProfileResidency } from '../../src/providers/bedrock/index.ts';
 import { createProvider } from '../../src/providers/registry.ts';
-import type { HttpCall, Provider } from '../../src/providers/types.ts';
+import { type HttpCall, type Provider, UpstreamError } from '../../src/providers/types.ts';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
 import { FIXTURES, TEST_PROVIDER_CONTEXT } from './helpers.ts';
 
@@ -123,7 +122,9 @@ describe('bedrock provider: URLs and SigV4 headers', () => {
     await assert.rejects(
       provider('', {}).chatCall(REQUEST, { model: PROFILE }),
       (err: unknown) =>
-        err instanceof GatewayError && err.status === 502 && /has no credentials/.test(err.message),
+        err instanceof UpstreamError &&
+        err.failure.kind === 'auth' &&
+        /credentials unavailable for .*none configured/.test(err.message),
     );
   });
 

@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { ChatRequest } from '../../src/core/chat.ts';
-import { GatewayError } from '../../src/core/errors.ts';
 import { createGeminiProvider } from '../../src/providers/gemini/index.ts';
-import type { Provider } from '../../src/providers/types.ts';
+import { type Provider, UpstreamError } from '../../src/providers/types.ts';
 import {
   CLOUD_PLATFORM_SCOPE,
   createServiceAccountTokenSource,
@@ -213,11 +212,11 @@ describe('vertex provider', () => {
     );
   });
 
-  it('a credential failure is a GatewayError naming the provider and the cause, without secrets', async () => {
+  it('a credential failure is an auth failure of the deployment naming the provider and the cause, without secrets', async () => {
     const provider = vertex({ serviceAccountFile: join(dir, 'gone.json') });
     await assert.rejects(provider.chatCall(request(), { model: 'gemini-2.5-flash' }), (err: unknown) => {
-      assert.ok(err instanceof GatewayError);
-      assert.equal(err.code, 'upstream_unavailable');
+      assert.ok(err instanceof UpstreamError);
+      assert.equal(err.failure.kind, 'auth');
       assert.match(
         err.message,
         /^Vertex AI credentials unavailable for p-vertex: the service-account file .*gone\.json could not be read/,

@@ -128,9 +128,9 @@ describe('HealthTracker: circuit breaker', () => {
 
   /** One attempt as the attempt loop runs it: begin, failed, end. */
   function failOnce(h: HealthTracker, kind: FailureKind, at: number, retryAfterMs?: number): void {
-    h.begin(KEY);
+    const probe = h.begin(KEY);
     h.failed(KEY, kind, breaker, at, retryAfterMs);
-    h.end(KEY);
+    h.end(KEY, probe);
   }
 
   function succeedOnce(h: HealthTracker, latencyMs = 100): void {

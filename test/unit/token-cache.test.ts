@@ -42,6 +42,9 @@ function countingFetch(now: () => number, lifeMs: number) {
   };
 }
 
+/** Lets a background refresh that answers at once settle. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 describe('createTokenCache', () => {
   it('50 concurrent callers share one fetch and all get its token', async () => {
     const upstream = manualFetch();
@@ -64,6 +67,10 @@ describe('createTokenCache', () => {
     assert.equal(await getToken(), 'token-1');
     assert.equal(upstream.calls, 1);
     now = T0 + HOUR - MARGIN;
+    // The refresh starts now, in the background; the still-valid token answers meanwhile.
+    assert.equal(await getToken(), 'token-1');
+    assert.equal(upstream.calls, 2);
+    await settle();
     assert.equal(await getToken(), 'token-2');
     assert.equal(upstream.calls, 2);
   });
@@ -76,6 +83,8 @@ describe('createTokenCache', () => {
     now = T0 + 29_999;
     assert.equal(await getToken(), 'token-1');
     now = T0 + 30_000;
+    assert.equal(await getToken(), 'token-1');
+    await settle();
     assert.equal(await getToken(), 'token-2');
   });
 
@@ -87,10 +96,12 @@ describe('createTokenCache', () => {
     now = T0 + HOUR - 5 * 60_000 - 1;
     assert.equal(await getToken(), 'token-1');
     now = T0 + HOUR - 5 * 60_000;
+    await getToken();
+    await settle();
     assert.equal(await getToken(), 'token-2');
   });
 
-  it('a refresh is shared by the callers that arrive while it runs', async () => {
+  it('a refresh is shared by the callers that arrive while it runs, who keep the valid token meanwhile', async () => {
     let now = T0;
     const upstream = manualFetch();
     const getToken = createTokenCache(upstream.fetchToken, MARGIN, () => now);
@@ -100,8 +111,24 @@ describe('createTokenCache', () => {
     now = T0 + HOUR - 1000;
     const refreshing = Array.from({ length: 10 }, () => getToken());
     assert.equal(upstream.calls, 2);
+    assert.deepEqual(await Promise.all(refreshing), Array(10).fill('tok-A'));
     upstream.resolve(1, { token: 'tok-B', expiresAtMs: now + HOUR });
-    assert.deepEqual(await Promise.all(refreshing), Array(10).fill('tok-B'));
+    await settle();
+    assert.equal(await getToken(), 'tok-B');
+    assert.equal(upstream.calls, 2);
+  });
+
+  it('an expired token is never served: callers wait for the refresh', async () => {
+    let now = T0;
+    const upstream = manualFetch();
+    const getToken = createTokenCache(upstream.fetchToken, MARGIN, () => now);
+    const first = getToken();
+    upstream.resolve(0, { token: 'tok-A', expiresAtMs: T0 + HOUR });
+    assert.equal(await first, 'tok-A');
+    now = T0 + HOUR;
+    const waiting = getToken();
+    upstream.resolve(1, { token: 'tok-B', expiresAtMs: now + HOUR });
+    assert.equal(await waiting, 'tok-B');
   });
 
   it('a failed fetch is not cached: its waiters all see the error, the next call fetches again', async () => {

@@ -5,8 +5,7 @@
  */
 
 import type { ProviderConfigOf } from '../../config/schema.ts';
-import { GatewayError } from '../../core/errors.ts';
-import type { HttpCall, Provider, ProviderContext } from '../types.ts';
+import { credentialFailure, type HttpCall, type Provider, type ProviderContext } from '../types.ts';
 import { BedrockSigner, resolveCredentials } from './auth.ts';
 import { decodeConverseResponse } from './decode.ts';
 import { createConverseStreamDecoder } from './decode-stream.ts';
@@ -33,9 +32,10 @@ export function createBedrockProvider(
     const text = JSON.stringify(body);
     const credentials = resolveCredentials(config, context.env);
     if (!credentials) {
-      throw new GatewayError(
-        'upstream_unavailable',
-        `${CLOUD_NAME} provider ${config.id} has no credentials: set apiKey or accessKeyId/secretAccessKey, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment`,
+      throw credentialFailure(
+        CLOUD_NAME,
+        config.id,
+        'none configured: set apiKey or accessKeyId/secretAccessKey, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment',
       );
     }
     const headers = { 'content-type': 'application/json', accept };

@@ -1,7 +1,6 @@
 import type { EmbeddingRequest, EmbeddingResult } from '../../core/chat.ts';
-import { GatewayError } from '../../core/errors.ts';
 import type { ImageLoader } from '../shared/images.ts';
-import type { HttpCall, Provider } from '../types.ts';
+import { credentialFailure, type HttpCall, type Provider } from '../types.ts';
 import { createGenerateContentStreamDecoder, decodeGenerateContent } from './decode.ts';
 import { encodeGenerateContent, type GoogleDialect } from './encode.ts';
 import { classifyGoogleError } from './errors.ts';
@@ -40,13 +39,7 @@ export function createGoogleProvider(options: GoogleProviderOptions): Provider {
       auth = await options.authHeaders();
     } catch (err) {
       const reason = err instanceof Error ? err.message : 'unknown error';
-      throw new GatewayError(
-        'upstream_unavailable',
-        `${cloudName} credentials unavailable for ${options.id}: ${reason}`,
-        {
-          cause: err,
-        },
-      );
+      throw credentialFailure(cloudName, options.id, reason);
     }
     return {
       method: 'POST',

@@ -1,5 +1,4 @@
-import { GatewayError } from '../../core/errors.ts';
-import type { DeploymentTarget, HttpCall, Provider } from '../types.ts';
+import { credentialFailure, type DeploymentTarget, type HttpCall, type Provider } from '../types.ts';
 import { createChatStreamDecoder, decodeChatCompletion } from './decode.ts';
 import { decodeEmbeddingsBody, encodeEmbeddingsBody } from './embeddings.ts';
 import { encodeChatBody, type OpenAIDialect } from './encode.ts';
@@ -28,9 +27,11 @@ export function createOpenAIFamilyProvider(options: OpenAIFamilyOptions): Provid
     try {
       auth = await options.headers();
     } catch (err) {
-      throw new GatewayError('upstream_unavailable', `${options.cloudName} credentials unavailable`, {
-        cause: err,
-      });
+      throw credentialFailure(
+        options.cloudName,
+        options.id,
+        err instanceof Error ? err.message : 'unknown error',
+      );
     }
     return {
       method: 'POST',
