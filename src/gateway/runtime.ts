@@ -17,6 +17,9 @@ export interface Runtime {
   health: HealthTracker;
   retryBudget: RetryBudget;
   transport: Transport;
+  /** Aborted when the shutdown grace period ends: requests still running are stopped with an error. */
+  stopping: AbortSignal;
+  stop(): void;
 }
 
 /**
@@ -43,6 +46,7 @@ export function buildRuntime(config: Config): Runtime {
   };
   const providers = new Map(config.providers.map((p) => [p.id, createProvider(p, context)]));
   const models = new Map<string, LogicalModel>();
+  const stopping = new AbortController();
   for (const m of config.models) {
     const deployments: Deployment[] = m.deployments.map((d) => {
       const provider = providers.get(d.provider);
@@ -72,5 +76,7 @@ export function buildRuntime(config: Config): Runtime {
     health: new HealthTracker(),
     retryBudget: new RetryBudget(config.routing.retry.budgetPercent),
     transport: new Transport(),
+    stopping: stopping.signal,
+    stop: () => stopping.abort(),
   };
 }

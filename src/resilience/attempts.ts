@@ -16,6 +16,9 @@ export interface AttemptRecord {
   reason?: string;
 }
 
+/** Why a request stopped early: its client left, its total deadline passed, or the gateway is stopping. */
+export type AbortCause = 'client_gone' | 'total_timeout' | 'shutting_down';
+
 /** What one attempt may do: send through the shared transport, and say its first byte arrived. */
 export interface AttemptIO {
   signal: AbortSignal;
@@ -32,7 +35,7 @@ export interface AttemptContext {
   /** Aborted when the client goes away or the request's total deadline passes. */
   requestSignal: AbortSignal;
   /** Why requestSignal fired, read after it did. */
-  abortCause(): 'client_gone' | 'total_timeout' | undefined;
+  abortCause(): AbortCause | undefined;
   now(): number;
 }
 
@@ -187,7 +190,11 @@ export async function runAttempts<T>(
         }),
       );
       if (!failure.retryable) {
-        return { ok: false, error: clientFacing(failure, deployment), attempts, lastDeployment: deployment };
+        const error =
+          ctx.abortCause() === 'shutting_down'
+            ? new GatewayError('shutting_down', 'the gateway is shutting down; retry the request')
+            : clientFacing(failure, deployment);
+        return { ok: false, error, attempts, lastDeployment: deployment };
       }
     }
   }
@@ -213,6 +220,8 @@ function describeFailure(
   if (cause === 'total_timeout')
     return { kind: 'timeout', retryable: false, message: 'total timeout reached' };
   if (cause === 'client_gone') return { kind: 'connection', retryable: false, message: 'client went away' };
+  if (cause === 'shutting_down')
+    return { kind: 'connection', retryable: false, message: 'the gateway is shutting down' };
   if (firstByteTimedOut)
     return { kind: 'timeout', retryable: true, message: `no first byte within ${firstByteMs} ms` };
   if (err instanceof UpstreamError) return err.failure;

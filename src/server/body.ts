@@ -14,11 +14,17 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(buffer);
+  try {
+    for await (const chunk of req) {
+      const buffer = chunk as Buffer;
+      size += buffer.length;
+      if (size > limit) throw tooLarge(limit);
+      chunks.push(buffer);
+    }
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    // The client hung up mid-body: nobody is left to answer, and it is no gateway fault.
+    throw new GatewayError('invalid_request', 'body: the connection closed before the body was complete');
   }
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }

@@ -7,10 +7,16 @@ import { sseErrorFrame } from '../egress/openai/errors.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import type { Principal } from '../identity/keys.ts';
 import { type ChatStreamDecoder, UpstreamError } from '../providers/types.ts';
-import { runAttempts, type ServedAttempt } from '../resilience/attempts.ts';
+import { type AbortCause, runAttempts, type ServedAttempt } from '../resilience/attempts.ts';
 import { failureFromTransportError } from '../transport/http.ts';
 import { contractHeaders, type Exchange, sendJson, writeWithBackpressure } from './exchange.ts';
-import { openRequestScope, resolveModel, sendClassified, settleAttempts } from './scope.ts';
+import {
+  openRequestScope,
+  type RequestScope,
+  resolveModel,
+  sendClassified,
+  settleAttempts,
+} from './scope.ts';
 
 /** A stream whose first output arrived: the rest is read only as fast as the client takes it. */
 interface OpenStream {
@@ -63,7 +69,7 @@ export async function serveChat(
     };
     try {
       if (result.value.kind === 'complete') sendJson(ex, 200, collectCompletion(result.value.events, meta));
-      else await pipeStream(ex, served, result.value.stream, meta, request.includeUsage, scope.abortCause);
+      else await pipeStream(ex, served, result.value.stream, meta, request.includeUsage, scope);
     } finally {
       served.end();
     }
@@ -72,16 +78,23 @@ export async function serveChat(
   }
 }
 
+/** Thrown inside pipeStream when the request was stopped from outside (deadline, shutdown). */
+class StreamStopped extends Error {}
+
 async function pipeStream(
   ex: Exchange,
   served: ServedAttempt,
   stream: OpenStream,
   meta: CompletionMeta,
   includeUsage: boolean,
-  abortCause: () => string | undefined,
+  scope: RequestScope,
 ): Promise<void> {
   const { res } = ex;
+  const signal = scope.context.requestSignal;
   const encoder = new ChatChunkEncoder(meta, includeUsage);
+  const stopIfAborted = () => {
+    if (signal.aborted) throw new StreamStopped();
+  };
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -89,28 +102,43 @@ async function pipeStream(
     ...contractHeaders(ex),
   });
   try {
-    await writeWithBackpressure(res, encoder.encode(stream.first));
-    if (stream.ended) {
-      res.end(encoder.end());
-      return;
+    await writeWithBackpressure(res, encoder.encode(stream.first), signal);
+    if (!stream.ended) {
+      for (;;) {
+        stopIfAborted();
+        const next = await stream.chunks.next();
+        if (next.done) break;
+        const events = stream.decoder.push(next.value);
+        if (events.length > 0) await writeWithBackpressure(res, encoder.encode(events), signal);
+      }
     }
-    for (;;) {
-      if (res.destroyed) return;
-      const next = await stream.chunks.next();
-      if (next.done) break;
-      const events = stream.decoder.push(next.value);
-      if (events.length > 0) await writeWithBackpressure(res, encoder.encode(events));
-    }
-    res.end(encoder.encode(stream.decoder.end()) + encoder.end());
+    stopIfAborted();
+    res.end((stream.ended ? '' : encoder.encode(stream.decoder.end())) + encoder.end());
   } catch (err) {
-    if (res.destroyed || abortCause() === 'client_gone') return;
-    const failure = failureFromTransportError(err);
-    served.failedLater(failure);
-    const reason = abortCause() === 'total_timeout' ? 'total timeout reached' : failure.message;
-    const error = new GatewayError(
-      'upstream_stream_failed',
-      `the upstream stream from ${served.deployment.provider.id}/${served.deployment.model} failed after it started: ${reason}`,
-    );
-    res.end(sseErrorFrame(error));
+    const cause = scope.abortCause();
+    if (res.destroyed || cause === 'client_gone') return;
+    res.end(sseErrorFrame(streamError(err, cause, served)));
+    // A client that reads nothing would hold the connection (and this request) forever.
+    if (res.writableNeedDrain) res.destroy();
   }
+}
+
+/** Why a started stream ends early, as the error event the client gets. */
+function streamError(err: unknown, cause: AbortCause | undefined, served: ServedAttempt): GatewayError {
+  const from = `${served.deployment.provider.id}/${served.deployment.model}`;
+  if (cause === 'total_timeout') {
+    return new GatewayError('upstream_timeout', `the total timeout was reached while streaming from ${from}`);
+  }
+  if (cause === 'shutting_down') {
+    return new GatewayError(
+      'shutting_down',
+      `the gateway is shutting down; the stream from ${from} was ended early`,
+    );
+  }
+  const failure = failureFromTransportError(err);
+  served.failedLater(failure);
+  return new GatewayError(
+    'upstream_stream_failed',
+    `the upstream stream from ${from} failed after it started: ${failure.message}`,
+  );
 }

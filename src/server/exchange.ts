@@ -65,16 +65,25 @@ export function sendError(ex: Exchange, err: GatewayError): void {
   sendJson(ex, err.status, openAIErrorBody(err), extra);
 }
 
-/** Writes and waits while the client's socket buffer is full; resolves early if the client leaves. */
-export function writeWithBackpressure(res: ServerResponse, chunk: string): Promise<void> | undefined {
-  if (res.write(chunk) || res.destroyed) return undefined;
+/**
+ * Writes and waits while the client's socket buffer is full; resolves early if the client leaves
+ * or `signal` aborts (a deadline must not wait on a client that reads nothing).
+ */
+export function writeWithBackpressure(
+  res: ServerResponse,
+  chunk: string,
+  signal: AbortSignal,
+): Promise<void> | undefined {
+  if (res.write(chunk) || res.destroyed || signal.aborted) return undefined;
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
       res.off('close', done);
+      signal.removeEventListener('abort', done);
       resolve();
     };
     res.on('drain', done);
     res.on('close', done);
+    signal.addEventListener('abort', done);
   });
 }

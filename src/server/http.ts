@@ -4,6 +4,9 @@ import type { Config } from '../config/schema.ts';
 import { buildRuntime, type Runtime } from '../gateway/runtime.ts';
 import { createRequestHandler } from './app.ts';
 
+/** How long requests stopped at the end of the grace period get to write their error. */
+const STOP_WAIT_MS = 1000;
+
 export interface RunningGateway {
   url: string;
   host: string;
@@ -53,22 +56,36 @@ export async function startGateway(config: Config, options: ListenOptions = {}):
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
-  const shutdown = async (graceMs = config.server.shutdownGraceMs): Promise<{ drained: boolean }> => {
-    draining = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const drained = await new Promise<boolean>((resolve) => {
+  /** Resolves once nothing is in flight, or after `ms`; answers whether it drained. */
+  const idle = (ms: number) =>
+    new Promise<boolean>((resolve) => {
       if (inFlight === 0) return resolve(true);
-      const timer = setTimeout(() => resolve(false), graceMs);
+      const timer = setTimeout(() => resolve(false), ms);
       onIdle = () => {
         clearTimeout(timer);
         resolve(true);
       };
     });
-    server.closeAllConnections();
-    await closed;
-    await runtime.transport.close();
-    return { drained };
+
+  let stopped: Promise<{ drained: boolean }> | undefined;
+  const shutdown = (graceMs = config.server.shutdownGraceMs): Promise<{ drained: boolean }> => {
+    stopped ??= (async () => {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drained = await idle(graceMs);
+      if (!drained) {
+        // Grace is over: what still runs ends with an error its client can see (an SSE error event,
+        // or a 503), never a silent cut; then the stragglers' sockets are closed.
+        runtime.stop();
+        await idle(STOP_WAIT_MS);
+      }
+      server.closeAllConnections();
+      await closed;
+      await runtime.transport.close();
+      return { drained };
+    })();
+    return stopped;
   };
 
   return {

@@ -2,7 +2,13 @@ import { GatewayError } from '../core/errors.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import { mayUseModel, type Principal } from '../identity/keys.ts';
 import { type HttpCall, type Provider, UpstreamError } from '../providers/types.ts';
-import type { AttemptContext, AttemptIO, AttemptResult, ServedAttempt } from '../resilience/attempts.ts';
+import type {
+  AbortCause,
+  AttemptContext,
+  AttemptIO,
+  AttemptResult,
+  ServedAttempt,
+} from '../resilience/attempts.ts';
 import { planAttempts } from '../routing/plan.ts';
 import type { LogicalModel } from '../routing/types.ts';
 import { readErrorBody, type UpstreamResponse } from '../transport/http.ts';
@@ -33,7 +39,7 @@ export function resolveModel(rt: Runtime, principal: Principal, name: string): L
 
 export interface RequestScope {
   context: AttemptContext;
-  abortCause(): 'client_gone' | 'total_timeout' | undefined;
+  abortCause(): AbortCause | undefined;
   close(): void;
 }
 
@@ -43,7 +49,7 @@ export interface RequestScope {
  */
 export function openRequestScope(rt: Runtime, ex: Exchange, model: LogicalModel): RequestScope {
   const controller = new AbortController();
-  let cause: 'client_gone' | 'total_timeout' | undefined;
+  let cause: AbortCause | undefined;
   const totalTimer = setTimeout(() => {
     cause ??= 'total_timeout';
     controller.abort();
@@ -54,6 +60,12 @@ export function openRequestScope(rt: Runtime, ex: Exchange, model: LogicalModel)
     controller.abort();
   };
   ex.res.on('close', onClose);
+  // At the end of the shutdown grace period, what still runs is stopped with an error the client sees.
+  const onShutdown = () => {
+    cause ??= 'shutting_down';
+    controller.abort();
+  };
+  rt.stopping.addEventListener('abort', onShutdown, { once: true });
   const now = Date.now();
   const plan = planAttempts(model, (d) => rt.health.view(d.key, model.routing.circuitBreaker, now), now);
   return {
@@ -71,6 +83,7 @@ export function openRequestScope(rt: Runtime, ex: Exchange, model: LogicalModel)
     close: () => {
       clearTimeout(totalTimer);
       ex.res.off('close', onClose);
+      rt.stopping.removeEventListener('abort', onShutdown);
     },
   };
 }
