@@ -4,6 +4,7 @@ import { tryParseJson } from '../core/json.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import type { Principal } from '../identity/keys.ts';
 import { float32ToBase64 } from '../providers/openai/embeddings.ts';
+import { UpstreamError } from '../providers/types.ts';
 import { runAttempts } from '../resilience/attempts.ts';
 import { type Exchange, sendJson } from './exchange.ts';
 import { openRequestScope, resolveModel, sendClassified, settleAttempts } from './scope.ts';
@@ -35,7 +36,16 @@ export async function serveEmbeddings(
         const response = await sendClassified(io, provider, await provider.embeddingsCall(batch, target));
         const json = tryParseJson(await response.body.text());
         io.firstByte();
-        results.push(provider.decodeEmbeddings(json));
+        const result = provider.decodeEmbeddings(json);
+        // One vector per input, in order, or the answer cannot be trusted at all.
+        if (result.vectors.length !== batch.input.length) {
+          throw new UpstreamError({
+            kind: 'protocol',
+            retryable: true,
+            message: `the upstream returned ${result.vectors.length} vectors for ${batch.input.length} inputs`,
+          });
+        }
+        results.push(result);
       }
       return joinResults(results);
     });

@@ -53,9 +53,7 @@ function heldTransport() {
 }
 
 describe('circuit breaker half-open', () => {
-  test('a half-open circuit lets exactly one probe through, however many requests planned against it', {
-    todo: 'health.begin() never refuses: every request whose plan (made earlier) saw half-open probes too, and the first probe ending clears `probing` while others are still out',
-  }, async () => {
+  test('a half-open circuit lets exactly one probe through, however many requests planned against it', async () => {
     let now = 1_000_000;
     const health = new HealthTracker();
     const budget = new RetryBudget(100);

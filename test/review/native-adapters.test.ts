@@ -1,7 +1,7 @@
 /**
  * Review of the native-cloud adapters (Bedrock, Gemini API / Vertex, Anthropic) against the wire
- * facts of the protocol reference (sections 3, 4, 5, 7, 8). Tests marked `todo` demonstrate a bug
- * (they fail today); the others pin behaviour that was checked and found correct.
+ * facts of the protocol reference (sections 3, 4, 5, 7, 8). Some tests pin bugs found in review and
+ * since fixed; the others pin behaviour that was checked and found correct.
  */
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
@@ -75,9 +75,7 @@ const TOOLS: ChatRequest['tools'] = [
 // ---------------------------------------------------------------------------------------------
 
 describe('review: Bedrock ConverseStream decoding', () => {
-  it('events of valid frames that precede a corrupted frame in the same read are still delivered', {
-    todo: 'EventStreamReader.push throws on a bad CRC before returning the good frames decoded earlier in the same chunk, so their text is lost',
-  }, () => {
+  it('events of valid frames that precede a corrupted frame in the same read are still delivered', () => {
     const bad = eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'lost?' } });
     const last = bad.length - 1;
     bad[last] = (bad[last] ?? 0) ^ 0xff; // break the message CRC
@@ -358,9 +356,7 @@ describe('review: Bedrock SigV4 and errors', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('review: Google encoding', () => {
-  it('a later blank system message adds no empty text part', {
-    todo: 'google/encode.ts contentPart sends {text:""} for a blank later system message; Gemini refuses empty text parts (Bedrock filters them)',
-  }, async () => {
+  it('a later blank system message adds no empty text part', async () => {
     const body = await encodeGenerateContent(
       request({ messages: LATE_BLANK_SYSTEM }),
       'gemini-2.5-flash',
@@ -418,9 +414,7 @@ describe('review: Google encoding', () => {
     ]);
   });
 
-  it('a tool schema whose $ref holds a stray % is not a crash (no URIError escapes the encoder)', {
-    todo: 'google/schema.ts resolveRef calls decodeURIComponent unguarded: a URIError escapes encodeGenerateContent, is read as a transport failure and the client gets a 5xx instead of a 400',
-  }, async () => {
+  it('a tool schema whose $ref holds a stray % is not a crash (no URIError escapes the encoder)', async () => {
     const parameters = {
       type: 'object',
       properties: { rate: { $ref: '#/$defs/100%' } },
@@ -441,9 +435,7 @@ describe('review: Google encoding', () => {
 });
 
 describe('review: Google embeddings', () => {
-  it('a batchEmbedContents answer without embeddings is a protocol failure, not an empty success', {
-    todo: 'decodeBatchEmbedContents (and decodeVertexPredict) accept a body with no embeddings and return zero vectors; the gateway answers 200 with data: []',
-  }, () => {
+  it('a batchEmbedContents answer without embeddings is a protocol failure, not an empty success', () => {
     assert.throws(() => decodeBatchEmbedContents({}), UpstreamError);
   });
 });
@@ -455,9 +447,7 @@ describe('review: Google embeddings', () => {
 describe('review: Anthropic encoding and decoding', () => {
   const ctx = (model: string) => ({ model, traits: modelTraits(model), loadImage });
 
-  it('a later blank system message adds no empty text block', {
-    todo: 'anthropic/encode.ts encodePart sends {type:"text",text:""} for a blank later system message; Anthropic refuses "text content blocks must be non-empty"',
-  }, async () => {
+  it('a later blank system message adds no empty text block', async () => {
     const body = await encodeMessagesBody(request({ messages: LATE_BLANK_SYSTEM }), ctx('claude-sonnet-4-5'));
     assert.deepEqual((body.messages as unknown[]).at(-1), { role: 'user', content: 'more' });
   });
@@ -518,9 +508,7 @@ describe('review: Anthropic encoding and decoding', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('review: shared image loading', () => {
-  it('an http URL that does not parse is a 400 naming the part, not a TypeError', {
-    todo: 'shared/images.ts createImageLoader calls new URL(url) unguarded: "http://" passes ingress and throws TypeError, which routing reads as a transport failure (5xx)',
-  }, async () => {
+  it('an http URL that does not parse is a 400 naming the part, not a TypeError', async () => {
     const load = createImageLoader({
       enabled: true,
       maxBytes: 1024,

@@ -228,7 +228,7 @@ describe('bedrock sim: ConverseStream', () => {
       body: JSON.stringify({ messages: [user('hi')] }),
     });
     assert.equal(res.headers.get('content-type'), 'application/vnd.amazon.eventstream');
-    const frames = new EventStreamReader().push(new Uint8Array(await res.arrayBuffer()));
+    const frames = [...new EventStreamReader().push(new Uint8Array(await res.arrayBuffer()))];
     assert.ok(frames.length > 4);
     for (const frame of frames) {
       assert.equal(frame.headers[':message-type'], 'event');

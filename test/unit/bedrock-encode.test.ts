@@ -145,7 +145,7 @@ describe('encodeConverseRequest: golden Converse bodies', () => {
     });
   });
 
-  it('a blank later system message leaves no blank block; a turn of only blanks gets the placeholder', async () => {
+  it('a blank later system message leaves no blank block, and the turns around it merge', async () => {
     const body = await encode({
       model: 'm',
       messages: [
@@ -158,9 +158,7 @@ describe('encodeConverseRequest: golden Converse bodies', () => {
     assert.deepEqual(body, {
       messages: [
         { role: 'user', content: [{ text: 'Hi' }] },
-        { role: 'assistant', content: [{ text: 'Hello' }] },
-        { role: 'user', content: [{ text: '.' }] },
-        { role: 'assistant', content: [{ text: 'Still here' }] },
+        { role: 'assistant', content: [{ text: 'Hello' }, { text: 'Still here' }] },
       ],
     });
   });

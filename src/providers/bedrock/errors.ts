@@ -69,7 +69,8 @@ export function bedrockFailure(
   status: number,
   rawMessage: string,
 ): UpstreamFailure {
-  const message = rawMessage.slice(0, MAX_MESSAGE);
+  // InvalidSignatureException quotes the expected canonical request, which holds the session token.
+  const message = rawMessage.split('\n\nThe Canonical String')[0]!.slice(0, MAX_MESSAGE);
   let kind = (name && KINDS[name.toLowerCase()]) || (status > 0 ? kindForStatus(status) : 'server');
   if (kind === 'client' && MISCONFIGURED_MODEL.some((re) => re.test(message))) kind = 'not_found';
   const failure: UpstreamFailure = {

@@ -32,20 +32,23 @@ export class EventStreamReader {
     return this.#pending.byteLength;
   }
 
-  /** The whole frames completed by this chunk. Throws FrameError on a bad length or CRC. */
-  push(chunk: Uint8Array): EventFrame[] {
+  /**
+   * The whole frames completed by this chunk, one at a time: a caller handles each frame before the
+   * next is decoded, so the frames before a corrupted one are never lost. Throws FrameError at a
+   * bad length or CRC.
+   */
+  *push(chunk: Uint8Array): Generator<EventFrame> {
     this.#pending = this.#pending.byteLength === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    const frames: EventFrame[] = [];
     while (this.#pending.byteLength >= 4) {
       const view = new DataView(this.#pending.buffer, this.#pending.byteOffset, this.#pending.byteLength);
       const length = view.getUint32(0, false);
       if (length < MIN_FRAME || length > MAX_FRAME)
         throw new FrameError(`an event frame claims ${length} bytes`);
       if (this.#pending.byteLength < length) break;
-      frames.push(this.#decode(this.#pending.subarray(0, length)));
+      const frame = this.#decode(this.#pending.subarray(0, length));
       this.#pending = this.#pending.subarray(length);
+      yield frame;
     }
-    return frames;
   }
 
   #decode(bytes: Uint8Array): EventFrame {

@@ -60,6 +60,7 @@ export function decodeBatchEmbedContents(value: unknown): EmbeddingResult {
   const body = asObject(value);
   if (!body) throw notJson();
   const vectors = asArray(body.embeddings).map((e) => vector(asObject(e)?.values));
+  if (vectors.length === 0) throw noVectors();
   const promptTokens = asNumber(asObject(body.usageMetadata)?.promptTokenCount) ?? 0;
   return { vectors, usage: { promptTokens, totalTokens: promptTokens } };
 }
@@ -74,5 +75,14 @@ export function decodeVertexPredict(value: unknown): EmbeddingResult {
     promptTokens += asNumber(asObject(embeddings?.statistics)?.token_count) ?? 0;
     return vector(embeddings?.values);
   });
+  if (vectors.length === 0) throw noVectors();
   return { vectors, usage: { promptTokens, totalTokens: promptTokens } };
+}
+
+function noVectors(): UpstreamError {
+  return new UpstreamError({
+    kind: 'protocol',
+    retryable: true,
+    message: 'the embeddings answer holds no vectors',
+  });
 }

@@ -65,12 +65,14 @@ function resolveRef(ref: string, root: Schema): Schema | undefined {
   if (!match) return undefined;
   const defs = root[match[1] ?? ''];
   if (!isSchema(defs)) return undefined;
-  const target =
-    defs[
-      decodeURIComponent(match[2] ?? '')
-        .replace(/~1/g, '/')
-        .replace(/~0/g, '~')
-    ];
+  let name: string;
+  try {
+    name = decodeURIComponent(match[2] ?? '');
+  } catch {
+    // A stray % is no escape: read the name as written.
+    name = match[2] ?? '';
+  }
+  const target = defs[name.replace(/~1/g, '/').replace(/~0/g, '~')];
   return isSchema(target) ? target : undefined;
 }
 

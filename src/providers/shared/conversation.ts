@@ -42,7 +42,9 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
   };
   messages.forEach((m, message) => {
     if ((m.role === 'system' || m.role === 'developer') && leading) {
-      system.push(m.content.map((p) => p.text).join('\n'));
+      const text = m.content.map((p) => p.text).join('\n');
+      // Clouds refuse empty text blocks; a blank system message says nothing anyway.
+      if (text.trim() !== '') system.push(text);
       return;
     }
     leading = false;
@@ -51,7 +53,9 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
       case 'developer':
         push<Extract<Turn, { role: 'user' }>>(
           'user',
-          m.content.map((part, partIndex) => ({ kind: 'content', part, message, partIndex })),
+          m.content
+            .map((part, partIndex) => ({ kind: 'content' as const, part, message, partIndex }))
+            .filter((item) => item.part.text.trim() !== ''),
         );
         break;
       case 'user':

@@ -92,14 +92,19 @@ export function createImageLoader(config: ImageFetchConfig): ImageLoader {
     },
   });
   return async (url, param) => {
-    if (url.startsWith('data:')) return parseDataUrl(url, param);
+    if (/^data:/i.test(url)) return parseDataUrl(url, param);
     if (!config.enabled) {
       throw invalid(
         param,
         'image URLs are not fetched by this gateway (server.imageFetch.enabled is false); send the image as a data URL',
       );
     }
-    const target = new URL(url);
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      throw invalid(param, 'not a valid URL');
+    }
     if (!config.allowPrivateNetworks && isPrivateAddress(target.hostname.replace(/^\[|\]$/g, ''))) {
       throw invalid(param, 'the image URL points to a private network address');
     }
