@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type Config, resolveModelRouting } from '../config/schema.ts';
 import { KeyIndex } from '../identity/keys.ts';
 import { createProvider } from '../providers/registry.ts';
@@ -47,6 +48,8 @@ export function buildRuntime(config: Config): Runtime {
   const providers = new Map(config.providers.map((p) => [p.id, createProvider(p, context)]));
   const models = new Map<string, LogicalModel>();
   const stopping = new AbortController();
+  // Every request in flight listens for the stop: far more than the default warning threshold of 10.
+  setMaxListeners(0, stopping.signal);
   for (const m of config.models) {
     const deployments: Deployment[] = m.deployments.map((d) => {
       const provider = providers.get(d.provider);
