@@ -6,21 +6,24 @@
  * it. Then, from this process, drives each with autocannon and reports:
  *   1. saturation throughput, non-streaming and streaming, and the gateway's share of the
  *      bare proxy's and of the direct upstream's;
- *   2. latency at a fixed request rate (paced evenly), and what the proxy and the gateway add
- *      to the direct latency at p50 and p99;
+ *   2. latency at a fixed request rate (paced evenly), in R interleaved rounds (median across
+ *      rounds, and each round's p99), and what the proxy and the gateway add to the direct
+ *      latency at p50 and p99;
  *   3. the gateway's resident memory over a long fixed-rate run;
  *   4. the project's targets, PASS or FAIL.
  * Every run counts non-2xx answers, socket errors, timeouts and wrong bodies; any of them stops
  * the benchmark with exit code 1 (numbers measured on errors mean nothing).
  *
  * Flags: --quick (short runs: a smoke check), --json FILE (also write all numbers there),
- * --connections N (default 50), --rate N (fixed rate, default 1000), --profile (CPU-profile the
+ * --connections N (default 50), --rate N (fixed rate, default 1000), --rounds N (fixed-rate
+ * rounds, default 3, 1 with --quick), --profile (CPU-profile the
  * gateway and list its hot spots; slows it), --strict (exit 1 when a target fails).
  * Results always go to .bench/last.json as well.
  *
  * This file only orchestrates; the pieces are in bench/lib/: args.ts (flags and settings),
  * servers.ts (starting the three servers), phases.ts (the load runs), targets.ts (PASS/FAIL),
- * report.ts (the tables), diagnostics.ts (--profile, --alloc-profile), json.ts (last.json),
+ * report.ts and fixed-rate-report.ts (the tables), rounds.ts (medians across fixed-rate rounds),
+ * diagnostics.ts (--profile, --alloc-profile), json.ts (last.json),
  * state.ts (what the run has recorded so far).
  */
 
@@ -75,7 +78,7 @@ async function main(): Promise<number> {
     6 * SETTINGS.initialWarmupSec +
     6 * SETTINGS.warmupSec +
     6 * SETTINGS.saturationSec +
-    6 * (SETTINGS.fixedRateWarmupSec + SETTINGS.fixedRateSec) +
+    6 * SETTINGS.fixedRateRounds * (SETTINGS.fixedRateWarmupSec + SETTINGS.fixedRateSec) +
     SETTINGS.memorySec;
   log(`Switchyard benchmark${QUICK ? ' (quick)' : ''}: about ${Math.ceil(estimate / 10) * 10} s of load`);
 

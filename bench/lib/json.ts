@@ -5,6 +5,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { args, SETTINGS } from './args.ts';
 import { gitDescription, ROOT } from './repo.ts';
+import { allRoundsSummaries } from './rounds.ts';
 import { log, state } from './state.ts';
 import { type MemoryReport, TARGETS, type TargetCheck } from './targets.ts';
 
@@ -22,6 +23,8 @@ export function writeJson(memory: MemoryReport | undefined, checks: TargetCheck[
     ),
     failure: state.failure ?? null,
     runs: state.records,
+    /** Fixed-rate medians across the interleaved rounds, with each round's p99. */
+    fixedRateRounds: allRoundsSummaries(),
     memory: memory ?? null,
     checks,
     passed: state.failure === undefined && checks.every((c) => c.pass),

@@ -49,6 +49,7 @@ async function measure(
   mode: Mode | 'mixed',
   durationSec: number,
   rate?: number,
+  round?: number,
 ): Promise<RunRecord> {
   const requests =
     mode === 'mixed'
@@ -92,6 +93,7 @@ async function measure(
     connections: SETTINGS.connections,
     durationSec,
     ...(rate === undefined ? {} : { rate }),
+    ...(round === undefined ? {} : { round }),
     load,
     cpuUsPerRequest,
     cpuCores,
@@ -100,7 +102,7 @@ async function measure(
   state.records.push(record);
   const l = load.latencyMs;
   log(
-    `  ${phase.padEnd(10)} ${LABEL[target].padEnd(10)} ${mode.padEnd(13)} ${int(load.rps).padStart(6)} req/s` +
+    `  ${`${phase}${round === undefined ? '' : ` r${round}`}`.padEnd(13)} ${LABEL[target].padEnd(10)} ${mode.padEnd(13)} ${int(load.rps).padStart(6)} req/s` +
       `  p50 ${fixed(l.p50, 2)} ms  p99 ${fixed(l.p99, 2)} ms` +
       (otherCores !== undefined && otherCores > NOISE_CORES
         ? `  (other processes: ${fixed(otherCores, 2)} cores)`
@@ -139,14 +141,25 @@ export async function saturationPhase(): Promise<void> {
   }
 }
 
+/**
+ * R rounds; each runs direct, proxy and gateway back to back for each mode, so a slow period of
+ * the machine hits all three targets of a round, not one target's only run.
+ */
 export async function fixedRatePhase(): Promise<void> {
-  log(`\nFixed rate: ${int(SETTINGS.fixedRate)} req/s paced, ${SETTINGS.fixedRateSec} s per run`);
-  for (const mode of MODES) {
-    for (const target of TARGET_NAMES) {
-      await measure('warm-up', target, mode, SETTINGS.fixedRateWarmupSec, SETTINGS.fixedRate);
-      checkFailure();
-      await measure('fixed-rate', target, mode, SETTINGS.fixedRateSec, SETTINGS.fixedRate);
-      checkFailure();
+  const rounds = SETTINGS.fixedRateRounds;
+  log(
+    `\nFixed rate: ${int(SETTINGS.fixedRate)} req/s paced, ${SETTINGS.fixedRateSec} s per run, ` +
+      `${rounds} interleaved round${rounds === 1 ? '' : 's'}`,
+  );
+  for (let round = 1; round <= rounds; round++) {
+    for (const mode of MODES) {
+      for (const target of TARGET_NAMES) {
+        const { fixedRate, fixedRateWarmupSec, fixedRateSec } = SETTINGS;
+        await measure('warm-up', target, mode, fixedRateWarmupSec, fixedRate, round);
+        checkFailure();
+        await measure('fixed-rate', target, mode, fixedRateSec, fixedRate, round);
+        checkFailure();
+      }
     }
   }
 }

@@ -2,19 +2,14 @@
 
 import { cpus, totalmem } from 'node:os';
 import { NOISE_CORES, SETTINGS } from './args.ts';
+import { fixedRateSection } from './fixed-rate-report.ts';
 import type { LoadResult } from './load.ts';
 import { gitDescription } from './repo.ts';
 import { LABEL, MODES, TARGET_NAMES } from './requests.ts';
-import { find, type RunRecord, state } from './state.ts';
+import { serverCpuOf } from './rounds.ts';
+import { find, state } from './state.ts';
 import { fixed, int, mib, percent, signed, table } from './table.ts';
 import type { MemoryReport, TargetCheck } from './targets.ts';
-
-/** CPU µs per request of the process under test: the upstream itself for direct. */
-function cpuOf(r: RunRecord): number | undefined {
-  return r.target === 'direct'
-    ? r.cpuUsPerRequest.upstream
-    : r.cpuUsPerRequest[r.target as 'proxy' | 'gateway'];
-}
 
 function headerSection(out: string[]): void {
   const cpu = cpus();
@@ -60,7 +55,7 @@ function saturationSection(out: string[]): void {
         int(r.load.rps),
         fixed(r.load.latencyMs.p50, 2),
         fixed(r.load.latencyMs.p99, 2),
-        fixed(cpuOf(r) ?? Number.NaN, 0),
+        fixed(serverCpuOf(r) ?? Number.NaN, 0),
         fixed(r.cpuUsPerRequest.upstream ?? Number.NaN, 0),
         fixed(
           r.cpuCores[r.target === 'direct' ? 'upstream' : (r.target as 'proxy' | 'gateway')] ?? Number.NaN,
@@ -104,7 +99,7 @@ function saturationSection(out: string[]): void {
       percent(g.load.rps / p.load.rps, 1),
       percent(g.load.rps / d.load.rps, 1),
       percent(p.load.rps / d.load.rps, 1),
-      fixed((cpuOf(g) ?? Number.NaN) / (cpuOf(p) ?? Number.NaN), 2),
+      fixed((serverCpuOf(g) ?? Number.NaN) / (serverCpuOf(p) ?? Number.NaN), 2),
     ]);
   }
   if (ratioRows.length) {
@@ -115,63 +110,6 @@ function saturationSection(out: string[]): void {
         ratioRows,
       ),
     );
-  }
-}
-
-/** 2. Fixed rate. */
-function fixedRateSection(out: string[]): void {
-  if (!state.records.some((r) => r.phase === 'fixed-rate')) return;
-  out.push('');
-  out.push(
-    `2. Latency at a fixed ${int(SETTINGS.fixedRate)} req/s (paced evenly over ${SETTINGS.connections} connections, ` +
-      `${SETTINGS.fixedRateSec} s per run, ms)`,
-  );
-  out.push(
-    '   Whole-response time, request written → last byte; for streaming that includes the whole stream.',
-  );
-  const fixedRows: (string | number)[][] = [];
-  for (const mode of MODES) {
-    for (const target of TARGET_NAMES) {
-      const r = find('fixed-rate', target, mode);
-      if (!r) continue;
-      const l = r.load.latencyMs;
-      fixedRows.push([
-        `${mode} ${LABEL[target]}`,
-        int(r.load.rps),
-        fixed(l.p50, 2),
-        fixed(l.p90, 2),
-        fixed(l.p99, 2),
-        fixed(l.p999, 2),
-        fixed(l.max, 2),
-        fixed(cpuOf(r) ?? Number.NaN, 0),
-        fixed(r.otherCores ?? Number.NaN, 2),
-        r.load.late,
-      ]);
-    }
-  }
-  out.push(
-    table(
-      ['run', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'server CPU µs/req', 'other cores', 'late sends'],
-      fixedRows,
-    ),
-  );
-  const addedRows: (string | number)[][] = [];
-  for (const mode of MODES) {
-    const d = find('fixed-rate', 'direct', mode);
-    if (!d) continue;
-    for (const target of ['proxy', 'gateway'] as const) {
-      const r = find('fixed-rate', target, mode);
-      if (!r) continue;
-      addedRows.push([
-        `${mode} ${LABEL[target]}`,
-        signed(r.load.latencyMs.p50 - d.load.latencyMs.p50, 2),
-        signed(r.load.latencyMs.p99 - d.load.latencyMs.p99, 2),
-      ]);
-    }
-  }
-  if (addedRows.length) {
-    out.push('');
-    out.push(table(['added vs direct', 'p50 ms', 'p99 ms'], addedRows));
   }
 }
 
@@ -216,7 +154,10 @@ function correctnessSection(out: string[]): void {
     out.push(
       `   WARNING: other processes used > ${NOISE_CORES} cores during ${noisy.length} measured run(s): ` +
         noisy
-          .map((r) => `${r.phase} ${r.mode} ${LABEL[r.target]} (${fixed(r.otherCores ?? 0, 2)})`)
+          .map(
+            (r) =>
+              `${r.phase}${r.round === undefined ? '' : ` r${r.round}`} ${r.mode} ${LABEL[r.target]} (${fixed(r.otherCores ?? 0, 2)})`,
+          )
           .join(', ') +
         '. Those numbers are disturbed; rerun on a quiet machine.',
     );

@@ -17,6 +17,8 @@ export interface RunRecord {
   durationSec: number;
   /** Fixed-rate runs: the requested rate. */
   rate?: number;
+  /** Fixed-rate phase (its warm-ups included): the round, from 1. */
+  round?: number;
   load: LoadResult;
   /** CPU each server used during the run, microseconds per completed request. */
   cpuUsPerRequest: Partial<Record<ServerName, number>>;

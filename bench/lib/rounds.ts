@@ -1,0 +1,82 @@
+/**
+ * The fixed-rate phase runs in R interleaved rounds; these summarize a target and mode across
+ * them: the median of each statistic over the rounds (a host stall that hits one round does not
+ * decide the figure), and the rounds themselves so the spread stays visible.
+ */
+
+import { MODES, type Mode, TARGET_NAMES, type TargetName } from './requests.ts';
+import { type RunRecord, state } from './state.ts';
+
+/** Median of the values (mean of the middle two for an even count); NaN when empty. */
+export function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (!sorted.length) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Medians across rounds of one target and mode at the fixed rate. */
+export interface RoundsSummary {
+  target: TargetName;
+  mode: Mode;
+  rounds: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** CPU µs per request of the process under test (the upstream itself for direct). */
+  serverCpuUsPerRequest: number;
+  otherCores: number;
+  late: number;
+  /** Each round's p99, in round order. */
+  p99PerRound: number[];
+}
+
+/** CPU µs per request of the process under test: the upstream itself for direct. */
+export function serverCpuOf(r: RunRecord): number | undefined {
+  return r.target === 'direct'
+    ? r.cpuUsPerRequest.upstream
+    : r.cpuUsPerRequest[r.target as 'proxy' | 'gateway'];
+}
+
+/** The measured fixed-rate runs of a target and mode, in round order. */
+export function fixedRateRuns(target: TargetName, mode: Mode): RunRecord[] {
+  return state.records
+    .filter((r) => r.phase === 'fixed-rate' && r.target === target && r.mode === mode)
+    .sort((a, b) => (a.round ?? 0) - (b.round ?? 0));
+}
+
+export function roundsSummary(target: TargetName, mode: Mode): RoundsSummary | undefined {
+  const runs = fixedRateRuns(target, mode);
+  if (!runs.length) return undefined;
+  const med = (f: (r: RunRecord) => number | undefined) => median(runs.map((r) => f(r) ?? Number.NaN));
+  return {
+    target,
+    mode,
+    rounds: runs.length,
+    rps: med((r) => r.load.rps),
+    p50: med((r) => r.load.latencyMs.p50),
+    p90: med((r) => r.load.latencyMs.p90),
+    p99: med((r) => r.load.latencyMs.p99),
+    p999: med((r) => r.load.latencyMs.p999),
+    max: med((r) => r.load.latencyMs.max),
+    serverCpuUsPerRequest: med(serverCpuOf),
+    otherCores: med((r) => r.otherCores),
+    late: med((r) => r.load.late),
+    p99PerRound: runs.map((r) => r.load.latencyMs.p99),
+  };
+}
+
+/** Every target and mode that has fixed-rate runs, modes outer, for the report and last.json. */
+export function allRoundsSummaries(): RoundsSummary[] {
+  const out: RoundsSummary[] = [];
+  for (const mode of MODES) {
+    for (const target of TARGET_NAMES) {
+      const s = roundsSummary(target, mode);
+      if (s) out.push(s);
+    }
+  }
+  return out;
+}
