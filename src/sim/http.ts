@@ -101,32 +101,29 @@ export interface SseOptions {
   signal: AbortSignal;
 }
 
-/** Unpaced events are batched up to this many characters per write (about a socket buffer). */
-const BATCH_CHARS = 16 * 1024;
+/** Unpaced events are batched up to this much per write (about a socket buffer). */
+const BATCH_SIZE = 16 * 1024;
 
 /**
- * Writes `data: ...` events with backpressure, pacing and an optional cut. Unpaced events are
- * batched into one write per ~16 KiB instead of one per event: the benchmark streams thousands
- * of responses a second through this. (Not `res.cork()`: with chunked encoding Node buffers corked
- * writes itself, and the 'drain' after a full buffer can then never come.)
+ * What every simulated stream does whatever its framing (SSE text, Bedrock's binary frames):
+ * backpressure, pacing, batching and the `cut` fault. Unpaced pieces are batched into one write
+ * per ~16 KiB instead of one per event: the benchmark streams thousands of responses a second
+ * through this. (Not `res.cork()`: with chunked encoding Node buffers corked writes itself, and
+ * the 'drain' after a full buffer can then never come.)
  */
-export class SseWriter {
+export class PacedStream {
   #res: ServerResponse;
   #options: SseOptions;
   #sent = 0;
   #paced = 0;
   #start = 0;
   #open = true;
-  #batch = '';
+  #batch: (string | Uint8Array)[] = [];
+  #batchSize = 0;
 
-  constructor(res: ServerResponse, status: number, headers: Headers, options: SseOptions) {
+  constructor(res: ServerResponse, options: SseOptions) {
     this.#res = res;
     this.#options = options;
-    res.writeHead(status, {
-      ...headers,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-    });
     // A paced or cut stream shows its headers at once; an unpaced one sends them with the first batch.
     if ((options.tokensPerSecond ?? 0) > 0 || options.cutAfter !== undefined) res.flushHeaders();
   }
@@ -136,20 +133,30 @@ export class SseWriter {
     return this.#open && !this.#res.destroyed && !this.#options.signal.aborted;
   }
 
+  /** Pieces sent so far. */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  #take(): string | Buffer {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#batchSize = 0;
+    if (batch.every((piece) => typeof piece === 'string')) return batch.join('');
+    return Buffer.concat(batch.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)));
+  }
+
   /** Writes the batch; waits for 'drain' when the socket buffer is full. */
   async #flush(): Promise<void> {
-    if (this.#batch === '') return;
-    const chunk = this.#batch;
-    this.#batch = '';
-    if (!this.#res.write(chunk)) await drained(this.#res);
+    if (this.#batchSize === 0) return;
+    if (!this.#res.write(this.#take())) await drained(this.#res);
   }
 
   /**
-   * Queues one event (`data` is the already-serialised payload). Paced events wait for their slot
-   * on a fixed schedule from the first paced event, so pacing does not drift with write time.
-   * `event` adds an `event:` line before the data (Anthropic names every event; OpenAI does not).
+   * Queues one framed event. Paced events wait for their slot on a fixed schedule from the first
+   * paced event, so pacing does not drift with write time.
    */
-  async send(data: string, paced = false, event?: string): Promise<boolean> {
+  async push(piece: string | Uint8Array, paced: boolean): Promise<boolean> {
     if (!this.open) return false;
     if (this.#options.cutAfter !== undefined && this.#sent >= this.#options.cutAfter) {
       await this.#flush();
@@ -166,17 +173,50 @@ export class SseWriter {
       if (!(await sleep(due - performance.now(), this.#options.signal)) || !this.open) return false;
     }
     this.#sent++;
-    this.#batch += event === undefined ? `data: ${data}\n\n` : `event: ${event}\ndata: ${data}\n\n`;
-    if (rate > 0 || this.#batch.length >= BATCH_CHARS) await this.#flush();
+    this.#batch.push(piece);
+    this.#batchSize += piece.length;
+    if (rate > 0 || this.#batchSize >= BATCH_SIZE) await this.#flush();
     return this.open;
+  }
+
+  /** Writes what is batched and ends the response. */
+  end(): void {
+    if (!this.open) return;
+    this.#res.end(this.#take());
+  }
+}
+
+/** Writes `data: ...` events (with an `event:` line when the protocol names them) on a PacedStream. */
+export class SseWriter {
+  #stream: PacedStream;
+
+  constructor(res: ServerResponse, status: number, headers: Headers, options: SseOptions) {
+    res.writeHead(status, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+    });
+    this.#stream = new PacedStream(res, options);
+  }
+
+  get open(): boolean {
+    return this.#stream.open;
+  }
+
+  /**
+   * Queues one event (`data` is the already-serialised payload). `event` adds an `event:` line
+   * before the data (Anthropic names every event; OpenAI does not).
+   */
+  send(data: string, paced = false, event?: string): Promise<boolean> {
+    return this.#stream.push(
+      event === undefined ? `data: ${data}\n\n` : `event: ${event}\ndata: ${data}\n\n`,
+      paced,
+    );
   }
 
   /** Sends `[DONE]` (when the protocol has one) and ends the response. */
   async finish(done: string | undefined): Promise<void> {
     if (done !== undefined && !(await this.send(done))) return;
-    if (!this.open) return;
-    const rest = this.#batch;
-    this.#batch = '';
-    this.#res.end(rest);
+    this.#stream.end();
   }
 }
