@@ -54,14 +54,16 @@ export class HealthTracker {
     return record;
   }
 
+  /** Closed, open (cooling down, or its one probe is out) or half-open (ready for a probe). */
+  #circuit(r: HealthRecord, breaker: BreakerSettings, nowMs: number): DeploymentHealthView['circuit'] {
+    if (r.openedAtMs === undefined) return 'closed';
+    return nowMs - r.openedAtMs >= breaker.cooldownMs && !r.probing ? 'half-open' : 'open';
+  }
+
   view(key: string, breaker: BreakerSettings, nowMs: number): DeploymentHealthView {
     const r = this.record(key);
-    let circuit: DeploymentHealthView['circuit'] = 'closed';
-    if (r.openedAtMs !== undefined) {
-      circuit = nowMs - r.openedAtMs >= breaker.cooldownMs && !r.probing ? 'half-open' : 'open';
-    }
     return {
-      circuit,
+      circuit: this.#circuit(r, breaker, nowMs),
       throttledUntilMs: r.throttledUntilMs,
       inFlight: r.inFlight,
       latencyEwmaMs: r.latencyEwmaMs,
@@ -74,9 +76,7 @@ export class HealthTracker {
    * this is the one place that guarantees a single probe. The answer says whether this is the probe.
    */
   admit(key: string, breaker: BreakerSettings, nowMs: number): { probe: boolean } | undefined {
-    const r = this.record(key);
-    if (r.openedAtMs !== undefined && (r.probing || nowMs - r.openedAtMs < breaker.cooldownMs))
-      return undefined;
+    if (this.#circuit(this.record(key), breaker, nowMs) === 'open') return undefined;
     return { probe: this.begin(key) };
   }
 

@@ -50,21 +50,18 @@ export interface RequestScope {
 export function openRequestScope(rt: Runtime, ex: Exchange, model: LogicalModel): RequestScope {
   const controller = new AbortController();
   let cause: AbortCause | undefined;
-  const totalTimer = setTimeout(() => {
-    cause ??= 'total_timeout';
+  /** The first reason to stop wins; later ones do not rewrite it. */
+  const stop = (reason: AbortCause) => {
+    cause ??= reason;
     controller.abort();
-  }, model.routing.timeouts.totalMs);
+  };
+  const totalTimer = setTimeout(() => stop('total_timeout'), model.routing.timeouts.totalMs);
   const onClose = () => {
-    if (ex.res.writableFinished) return;
-    cause ??= 'client_gone';
-    controller.abort();
+    if (!ex.res.writableFinished) stop('client_gone');
   };
   ex.res.on('close', onClose);
   // At the end of the shutdown grace period, what still runs is stopped with an error the client sees.
-  const onShutdown = () => {
-    cause ??= 'shutting_down';
-    controller.abort();
-  };
+  const onShutdown = () => stop('shutting_down');
   rt.stopping.addEventListener('abort', onShutdown, { once: true });
   const now = Date.now();
   const plan = planAttempts(model, (d) => rt.health.view(d.key, model.routing.circuitBreaker, now), now);
