@@ -1,5 +1,5 @@
 import type { ProviderConfigOf } from '../../config/schema.ts';
-import { trimTrailingSlashes } from '../openai/family.ts';
+import { trimTrailingSlashes } from '../shared/url.ts';
 import type { Provider, ProviderContext } from '../types.ts';
 import { modelTraits } from './catalog.ts';
 import { createMessagesStreamDecoder, decodeMessage } from './decode.ts';

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { asNumber, asObject, asString, tryParseJson } from '../../core/json.ts';
-import { trimTrailingSlashes } from '../openai/family.ts';
+import { trimTrailingSlashes } from '../shared/url.ts';
 import { type AccessToken, createTokenCache } from '../token-cache.ts';
 
 export interface EntraClientCredentials {

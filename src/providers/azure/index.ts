@@ -1,5 +1,6 @@
 import type { ProviderConfigOf } from '../../config/schema.ts';
-import { createOpenAIFamilyProvider, trimTrailingSlashes } from '../openai/family.ts';
+import { createOpenAIFamilyProvider } from '../openai/family.ts';
+import { trimTrailingSlashes } from '../shared/url.ts';
 import type { DeploymentTarget, Provider } from '../types.ts';
 import { createEntraTokenSource } from './auth.ts';
 

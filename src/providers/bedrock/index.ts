@@ -5,6 +5,7 @@
  */
 
 import type { ProviderConfigOf } from '../../config/schema.ts';
+import { trimTrailingSlashes } from '../shared/url.ts';
 import { credentialFailure, type HttpCall, type Provider, type ProviderContext } from '../types.ts';
 import { BedrockSigner, resolveCredentials } from './auth.ts';
 import { decodeConverseResponse } from './decode.ts';
@@ -20,9 +21,8 @@ export function createBedrockProvider(
   config: ProviderConfigOf<'bedrock'>,
   context: ProviderContext,
 ): Provider {
-  const base = (config.endpoint ?? `https://bedrock-runtime.${config.region}.amazonaws.com`).replace(
-    /\/+$/,
-    '',
+  const base = trimTrailingSlashes(
+    config.endpoint ?? `https://bedrock-runtime.${config.region}.amazonaws.com`,
   );
   const signer = new BedrockSigner(config.region);
 

@@ -1,7 +1,7 @@
 import type { ProviderConfigOf } from '../../config/schema.ts';
 import { decodeBatchEmbedContents, encodeBatchEmbedContents } from '../google/embeddings.ts';
 import { createGoogleProvider, modelPath } from '../google/provider.ts';
-import { trimTrailingSlashes } from '../openai/family.ts';
+import { trimTrailingSlashes } from '../shared/url.ts';
 import type { Provider, ProviderContext } from '../types.ts';
 
 const CLOUD = 'Gemini API';

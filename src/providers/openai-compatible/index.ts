@@ -1,5 +1,6 @@
 import type { ProviderConfigOf } from '../../config/schema.ts';
-import { createOpenAIFamilyProvider, trimTrailingSlashes } from '../openai/family.ts';
+import { createOpenAIFamilyProvider } from '../openai/family.ts';
+import { trimTrailingSlashes } from '../shared/url.ts';
 import type { Provider } from '../types.ts';
 
 /** vLLM, Ollama, LM Studio, TGI and other servers of OpenAI's protocol at `endpoint` (with /v1). */

@@ -56,7 +56,3 @@ export function createOpenAIFamilyProvider(options: OpenAIFamilyOptions): Provid
     decodeEmbeddings: decodeEmbeddingsBody,
   };
 }
-
-export function trimTrailingSlashes(url: string): string {
-  return url.replace(/\/+$/, '');
-}

@@ -1,6 +1,7 @@
 import type { ProviderConfigOf } from '../../config/schema.ts';
+import { trimTrailingSlashes } from '../shared/url.ts';
 import type { Provider } from '../types.ts';
-import { createOpenAIFamilyProvider, trimTrailingSlashes } from './family.ts';
+import { createOpenAIFamilyProvider } from './family.ts';
 
 export function createOpenAIProvider(config: ProviderConfigOf<'openai'>): Provider {
   const base = trimTrailingSlashes(config.endpoint ?? 'https://api.openai.com/v1');

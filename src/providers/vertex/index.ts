@@ -1,7 +1,7 @@
 import type { ProviderConfigOf } from '../../config/schema.ts';
 import { decodeVertexPredict, encodeVertexPredict } from '../google/embeddings.ts';
 import { createGoogleProvider, modelPath } from '../google/provider.ts';
-import { trimTrailingSlashes } from '../openai/family.ts';
+import { trimTrailingSlashes } from '../shared/url.ts';
 import type { Provider, ProviderContext } from '../types.ts';
 import { createServiceAccountTokenSource } from './auth.ts';
 
