@@ -1,6 +1,6 @@
 /**
  * Benchmark child: the baseline the gateway is compared with. A bare pass-through reverse proxy:
- * node:http in, undici out over a keep-alive pool, no parsing of anything, bodies streamed both
+ * node:http in, undici (dispatch) out over a keep-alive pool, no parsing of anything, bodies streamed both
  * ways. It forwards method, path, headers (minus hop-by-hop ones) and body to the upstream and
  * streams the answer back. This is about the cheapest proxy one can write in Node, so "gateway /
  * bare proxy" is the cost of everything Switchyard does beyond moving bytes.
@@ -56,22 +56,35 @@ const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (re
   }
   const hasBody =
     req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  pool
-    .stream(
-      { path: req.url ?? '/', method: req.method as 'POST', headers, body: hasBody ? req : null },
-      ({ statusCode, headers: upstreamHeaders }) => {
-        res.writeHead(statusCode, responseHeaders(upstreamHeaders));
-        return res;
+  const fail = (err: unknown) => {
+    if (!res.headersSent) {
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`bare-proxy: upstream failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    } else {
+      res.destroy();
+    }
+  };
+  // undici's dispatch API, the cheapest way through undici: its request()/stream() layer costs
+  // long young-generation GC pauses (see src/transport/http.ts), which a baseline must not carry.
+  pool.dispatch(
+    { path: req.url ?? '/', method: req.method as 'POST', headers, body: hasBody ? req : null },
+    {
+      onRequestStart: (controller) => {
+        res.on('drain', () => controller.resume());
+        res.on('close', () => {
+          if (!res.writableFinished) controller.abort(new Error('client went away'));
+        });
       },
-    )
-    .catch((err: unknown) => {
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(`bare-proxy: upstream failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      } else {
-        res.destroy();
-      }
-    });
+      onResponseStart: (_controller, statusCode, upstreamHeaders) => {
+        res.writeHead(statusCode, responseHeaders(upstreamHeaders));
+      },
+      onResponseData: (controller, chunk) => {
+        if (!res.write(chunk)) controller.pause();
+      },
+      onResponseEnd: () => res.end(),
+      onResponseError: (_controller, err) => fail(err),
+    },
+  );
 });
 
 server.listen(0, '127.0.0.1', () => {
