@@ -9,23 +9,20 @@ import { type HttpCall, UpstreamError, type UpstreamFailure } from '../providers
  * the end aborts the upstream request.
  */
 export class UpstreamBody extends Readable {
-  private controller: Dispatcher.DispatchController | undefined;
+  /** The request's undici controller: `_read` resumes it, `_destroy` aborts it. */
+  private readonly controller: Dispatcher.DispatchController;
   private finished = false;
 
-  constructor() {
+  constructor(controller: Dispatcher.DispatchController) {
     super();
+    this.controller = controller;
     // Readers see a failure through iteration; a body nobody reads yet must not crash the process.
     this.on('error', ignore);
   }
 
-  /** Called once undici has the request: `_read` resumes it, `_destroy` aborts it. */
-  attach(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-  }
-
   /** A chunk from the upstream; pauses the socket while our consumer is behind. */
   feed(chunk: Buffer): void {
-    if (!this.push(chunk)) this.controller?.pause();
+    if (!this.push(chunk)) this.controller.pause();
   }
 
   finish(): void {
@@ -40,12 +37,12 @@ export class UpstreamBody extends Readable {
   }
 
   override _read(): void {
-    if (this.controller?.paused) this.controller.resume();
+    if (this.controller.paused) this.controller.resume();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     // Abandoned before the end: the connection cannot be reused with an unread body on it.
-    if (!this.finished && this.controller && !this.controller.aborted) {
+    if (!this.finished && !this.controller.aborted) {
       this.controller.abort(err ?? new errors.RequestAbortedError());
     }
     callback(err);
@@ -123,8 +120,7 @@ export class Transport {
           if (abortedEarly) c.abort(new errors.RequestAbortedError());
         },
         onResponseStart: (c, statusCode, headers) => {
-          body = new UpstreamBody();
-          body.attach(c);
+          body = new UpstreamBody(c);
           resolve({ status: statusCode, headers: headers as IncomingHttpHeaders, body });
         },
         onResponseData: (_c, chunk) => body?.feed(chunk),
