@@ -3,9 +3,12 @@
  * `measure`, which records it in `state.records` and throws a BenchError on any failed request.
  */
 
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NOISE_CORES, SETTINGS } from './args.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { readCpuMs, readRssBytes, readSystemBusyMs } from './processes.ts';
+import { heapProbeFile } from './repo.ts';
 import {
   chatRequest,
   LABEL,
@@ -164,27 +167,57 @@ export async function fixedRatePhase(): Promise<void> {
   }
 }
 
-/** The gateway alone at the fixed rate for a long run, its RSS sampled into `state.memorySamples`. */
+function heapProbeLines(): string[] {
+  return existsSync(heapProbeFile) ? readFileSync(heapProbeFile, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+/**
+ * Asks the gateway's heap probe (heap-probe.ts) for a full GC and the live heap after it; undefined
+ * when no answer comes within two seconds.
+ */
+async function probeLiveHeap(pid: number): Promise<number | undefined> {
+  const before = heapProbeLines().length;
+  process.kill(pid, 'SIGUSR2');
+  for (let waited = 0; waited < 2000; waited += 20) {
+    await sleep(20);
+    const lines = heapProbeLines();
+    if (lines.length > before) return Number(lines.at(-1));
+  }
+  return undefined;
+}
+
+/**
+ * The gateway alone at the fixed rate for a long run. Every sample (into `state.memorySamples`)
+ * reads its RSS, then its live heap after a full GC: RSS also moves when V8 resizes the heap it
+ * keeps, the live heap only when something is retained.
+ */
 export async function memoryPhase(): Promise<void> {
   const pid = state.services.gateway!.pid;
   log(
     `\nMemory: gateway at ${int(SETTINGS.fixedRate)} req/s for ${SETTINGS.memorySec} s (half streaming), ` +
-      `RSS every ${SETTINGS.memorySampleSec} s`,
+      `RSS and live heap (after a full GC) every ${SETTINGS.memorySampleSec} s`,
   );
   state.memorySamples = [];
   const started = Date.now();
-  const sample = () => {
+  const sample = async () => {
+    const tSec = (Date.now() - started) / 1000;
     const rss = readRssBytes(pid);
-    if (rss !== undefined) state.memorySamples.push({ tSec: (Date.now() - started) / 1000, rssBytes: rss });
+    if (rss === undefined) return;
+    const live = await probeLiveHeap(pid);
+    state.memorySamples.push({ tSec, rssBytes: rss, ...(live === undefined ? {} : { liveHeapBytes: live }) });
   };
-  sample();
-  const timer = setInterval(sample, SETTINGS.memorySampleSec * 1000);
+  await sample();
+  let pending = Promise.resolve();
+  const timer = setInterval(() => {
+    pending = pending.then(sample);
+  }, SETTINGS.memorySampleSec * 1000);
   try {
     await measure('memory', 'gateway', 'mixed', SETTINGS.memorySec, SETTINGS.fixedRate);
   } finally {
     clearInterval(timer);
   }
+  await pending;
   const last = state.memorySamples.at(-1);
-  if (!last || last.tSec < SETTINGS.memorySec - SETTINGS.memorySampleSec / 2) sample();
+  if (!last || last.tSec < SETTINGS.memorySec - SETTINGS.memorySampleSec / 2) await sample();
   checkFailure();
 }

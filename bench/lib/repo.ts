@@ -10,6 +10,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const profileDir = join(ROOT, '.bench', 'profile');
 export const logDir = join(ROOT, '.bench', 'logs');
 export const allocProfileFile = join(profileDir, 'gateway-allocations.heapprofile');
+/** Where the gateway's heap probe (heap-probe.ts) appends the live heap, one line per probe. */
+export const heapProbeFile = join(ROOT, '.bench', 'heap-probe.txt');
 
 /** Newest modification time under a folder (ms), for the "dist is older than src" warning. */
 export function newestMtime(dir: string, suffix: string): number {

@@ -118,19 +118,32 @@ function memorySection(out: string[], memory: MemoryReport): void {
   out.push('');
   const m = state.records.find((r) => r.phase === 'memory');
   out.push(
-    `3. Gateway memory (RSS) over ${SETTINGS.memorySec} s at ${int(SETTINGS.fixedRate)} req/s, ` +
+    `3. Gateway memory (RSS, and live heap after a full GC) over ${SETTINGS.memorySec} s at ${int(SETTINGS.fixedRate)} req/s, ` +
       `alternating streaming and non-streaming` +
       (m ? ` (${int(m.load.ok)} responses, p99 ${fixed(m.load.latencyMs.p99, 2)} ms)` : ''),
   );
   out.push(
     table(
       ['t (s)', ...memory.samples.map((s) => fixed(s.tSec, 0))],
-      [['RSS MiB', ...memory.samples.map((s) => mib(s.rssBytes))]],
+      [
+        ['RSS MiB', ...memory.samples.map((s) => mib(s.rssBytes))],
+        [
+          'live heap MiB',
+          ...memory.samples.map((s) => (s.liveHeapBytes === undefined ? '-' : mib(s.liveHeapBytes))),
+        ],
+      ],
     ),
   );
   out.push(
     `  start ${mib(memory.startBytes)} MiB, end ${mib(memory.endBytes)} MiB, max ${mib(memory.maxBytes)} MiB; ` +
       `second half ${mib(memory.midBytes)} → ${mib(memory.endBytes)} MiB (${signed(memory.secondHalfGrowth * 100, 1)}%)`,
+  );
+  const live = memory.liveHeap;
+  out.push(
+    live
+      ? `  live heap: start ${mib(live.startBytes)} MiB, end ${mib(live.endBytes)} MiB; second half ` +
+          `${mib(live.midBytes)} → ${mib(live.endBytes)} MiB (${signed(live.secondHalfGrowth * 100, 1)}%)`
+      : '  live heap: not measured (the heap probe did not answer every sample)',
   );
 }
 

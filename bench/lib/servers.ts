@@ -7,7 +7,7 @@ import { SETTINGS } from './args.ts';
 import { GATEWAY_KEY, GATEWAY_MODEL, UPSTREAM_API_KEY, UPSTREAM_MODEL } from './constants.ts';
 import { stopCurrentLoad } from './load.ts';
 import { setUnexpectedExitHandler, startService } from './processes.ts';
-import { allocProfileFile, logDir, profileDir, ROOT } from './repo.ts';
+import { allocProfileFile, heapProbeFile, logDir, profileDir, ROOT } from './repo.ts';
 import { log, state } from './state.ts';
 
 function gatewayConfig(upstreamUrl: string): string {
@@ -45,7 +45,10 @@ export async function startServices(configDir: string): Promise<void> {
   });
   const configFile = join(configDir, 'switchyard.yaml');
   writeFileSync(configFile, gatewayConfig(services.upstream.url));
+  rmSync(heapProbeFile, { force: true });
   const nodeFlags = [
+    // Idle until the memory phase signals it (a full GC, then the live heap): see heap-probe.ts.
+    `--import=${pathToFileURL(join(ROOT, 'bench', 'lib', 'heap-probe.ts')).href}`,
     ...SETTINGS.gatewayNodeFlags,
     ...(SETTINGS.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     ...(SETTINGS.allocProfile
@@ -62,7 +65,11 @@ export async function startServices(configDir: string): Promise<void> {
     {
       cwd: ROOT,
       logFile: join(logDir, 'gateway.log'),
-      env: { ...process.env, SWITCHYARD_BENCH_ALLOC_PROFILE: SETTINGS.allocProfile ? allocProfileFile : '' },
+      env: {
+        ...process.env,
+        SWITCHYARD_BENCH_ALLOC_PROFILE: SETTINGS.allocProfile ? allocProfileFile : '',
+        SWITCHYARD_BENCH_HEAP_PROBE: heapProbeFile,
+      },
     },
   );
   for (const name of ['upstream', 'proxy', 'gateway'] as const) {

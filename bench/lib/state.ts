@@ -34,6 +34,8 @@ export interface RunRecord {
 export interface MemorySample {
   tSec: number;
   rssBytes: number;
+  /** Heap in use right after a full GC (the leak signal); absent when the probe did not answer. */
+  liveHeapBytes?: number;
 }
 
 export const state: {
