@@ -9,7 +9,7 @@ import type { Principal } from '../identity/keys.ts';
 import { type ChatStreamDecoder, UpstreamError } from '../providers/types.ts';
 import { type AbortCause, runAttempts, type ServedAttempt } from '../resilience/attempts.ts';
 import { failureFromTransportError } from '../transport/http.ts';
-import { contractHeaders, type Exchange, sendJson, writeWithBackpressure } from './exchange.ts';
+import { BatchedWriter, contractHeaders, type Exchange, sendJson } from './exchange.ts';
 import {
   openRequestScope,
   type RequestScope,
@@ -95,6 +95,7 @@ async function pipeStream(
   const stopIfAborted = () => {
     if (signal.aborted) throw new StreamStopped();
   };
+  const out = new BatchedWriter(res, signal);
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -102,22 +103,23 @@ async function pipeStream(
     ...contractHeaders(ex),
   });
   try {
-    await writeWithBackpressure(res, encoder.encode(stream.first), signal);
+    await out.write(encoder.encode(stream.first));
     if (!stream.ended) {
       for (;;) {
         stopIfAborted();
         const next = await stream.chunks.next();
         if (next.done) break;
         const events = stream.decoder.push(next.value);
-        if (events.length > 0) await writeWithBackpressure(res, encoder.encode(events), signal);
+        if (events.length > 0) await out.write(encoder.encode(events));
       }
     }
     stopIfAborted();
-    res.end((stream.ended ? '' : encoder.encode(stream.decoder.end())) + encoder.end());
+    out.end((stream.ended ? '' : encoder.encode(stream.decoder.end())) + encoder.end());
   } catch (err) {
     const cause = scope.abortCause();
     if (res.destroyed || cause === 'client_gone') return;
-    res.end(sseErrorFrame(streamError(err, cause, served)));
+    // Text decoded before the failure still goes first.
+    out.end(sseErrorFrame(streamError(err, cause, served)));
     // A client that reads nothing would hold the connection (and this request) forever.
     if (res.writableNeedDrain) res.destroy();
   }

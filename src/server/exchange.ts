@@ -66,15 +66,49 @@ export function sendError(ex: Exchange, err: GatewayError): void {
 }
 
 /**
- * Writes and waits while the client's socket buffer is full; resolves early if the client leaves
- * or `signal` aborts (a deadline must not wait on a client that reads nothing).
+ * Writes a streamed response in batches: text handed over while one batch of I/O is handled
+ * leaves in one socket write, flushed once this turn of the event loop is done, or by `end`. A
+ * stream whose events arrive together then costs one syscall instead of one per upstream chunk
+ * plus one for the end (socket writes are the largest CPU cost of a stream here). Not `cork()`:
+ * `end()` on a corked chunked response sends the terminating chunk before the corked data.
  */
-export function writeWithBackpressure(
-  res: ServerResponse,
-  chunk: string,
-  signal: AbortSignal,
-): Promise<void> | undefined {
-  if (res.write(chunk) || res.destroyed || signal.aborted) return undefined;
+export class BatchedWriter {
+  private readonly res: ServerResponse;
+  private readonly signal: AbortSignal;
+  private pending = '';
+
+  constructor(res: ServerResponse, signal: AbortSignal) {
+    this.res = res;
+    this.signal = signal;
+  }
+
+  /**
+   * Queues text for this turn's write; waits while the client's socket buffer is full, resolving
+   * early if the client leaves or `signal` aborts (a deadline must not wait on a client that
+   * reads nothing).
+   */
+  write(text: string): Promise<void> | undefined {
+    if (this.pending === '') setImmediate(this.flush);
+    this.pending += text;
+    return this.res.writableNeedDrain ? waitForDrain(this.res, this.signal) : undefined;
+  }
+
+  /** Ends the response with what is still queued, then `text`. */
+  end(text: string): void {
+    const all = this.pending + text;
+    this.pending = '';
+    this.res.end(all);
+  }
+
+  private readonly flush = (): void => {
+    const text = this.pending;
+    this.pending = '';
+    if (text !== '' && !this.res.writableEnded && !this.res.destroyed) this.res.write(text);
+  };
+}
+
+function waitForDrain(res: ServerResponse, signal: AbortSignal): Promise<void> | undefined {
+  if (res.destroyed || signal.aborted) return undefined;
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parseConfigText } from '../../src/config/index.ts';
 import { type RunningGateway, startGateway } from '../../src/server/http.ts';
@@ -144,5 +144,50 @@ describe('streaming end to end', () => {
       gateway.runtime.health.view('probe/m', { failureThreshold: 1, cooldownMs: 1 }, Date.now()).circuit,
       'closed',
     );
+  });
+});
+
+describe('streaming socket writes', () => {
+  test('events that arrive together, and the end, leave the gateway in one socket write', async () => {
+    const events = Array.from({ length: 20 }, (_, i) => chunk(i + 1)).join('');
+    const done = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`;
+    // The whole answer in one upstream write, as a fast cloud (or the simulated one) sends it.
+    const upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(chunk(0) + events + done);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const probe = { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` } as Probe;
+    const gateway = await gatewayFor(probe);
+    // Count the socket flushes of the gateway's side of the client connection.
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+    const original = { _write: proto._write, _writev: proto._writev };
+    let flushes = 0;
+    for (const name of ['_write', '_writev'] as const) {
+      proto[name] = function (this: Socket, ...args: unknown[]) {
+        if (this.localPort === gateway.port) flushes++;
+        return original[name].apply(this, args);
+      };
+    }
+    try {
+      const response = await openStream(gateway);
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (d: string) => {
+        text += d;
+      });
+      await new Promise((r) => response.on('end', r));
+      assert.ok(text.endsWith('data: [DONE]\n\n'), text.slice(-300));
+      assert.ok(text.includes(`${PADDING}20`));
+      assert.equal(flushes, 1, 'headers, every event and the end should go out in one write');
+    } finally {
+      Object.assign(proto, original);
+      await gateway.shutdown(0);
+      upstream.closeAllConnections();
+      await new Promise((r) => upstream.close(r));
+    }
   });
 });
