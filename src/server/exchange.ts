@@ -67,7 +67,8 @@ export function sendError(ex: Exchange, err: GatewayError): void {
 
 /**
  * Writes a streamed response in batches: text handed over while one batch of I/O is handled
- * leaves in one socket write, flushed once this turn of the event loop is done, or by `end`. A
+ * leaves in one socket write, flushed once this turn of the event loop is done, by `end`, or as
+ * soon as it reaches the socket's high-water mark. A
  * stream whose events arrive together then costs one syscall instead of one per upstream chunk
  * plus one for the end (socket writes are the largest CPU cost of a stream here). Not `cork()`:
  * `end()` on a corked chunked response sends the terminating chunk before the corked data.
@@ -90,6 +91,8 @@ export class BatchedWriter {
   write(text: string): Promise<void> | undefined {
     if (this.pending === '') setImmediate(this.flush);
     this.pending += text;
+    // A batch as large as the socket's buffer goes now: batching must not hold back backpressure.
+    if (this.pending.length >= this.res.writableHighWaterMark) this.flush();
     return this.res.writableNeedDrain ? waitForDrain(this.res, this.signal) : undefined;
   }
 
