@@ -68,10 +68,10 @@ export function sendError(ex: Exchange, err: GatewayError): void {
 /**
  * Writes a streamed response in batches: text handed over while one batch of I/O is handled
  * leaves in one socket write, flushed once this turn of the event loop is done, by `end`, or as
- * soon as it reaches the socket's high-water mark. A
- * stream whose events arrive together then costs one syscall instead of one per upstream chunk
- * plus one for the end (socket writes are the largest CPU cost of a stream here). Not `cork()`:
- * `end()` on a corked chunked response sends the terminating chunk before the corked data.
+ * soon as it reaches the socket's high-water mark. A stream whose events arrive together then
+ * costs one syscall instead of one per upstream chunk plus one for the end (socket writes are the
+ * largest CPU cost of a stream here). Not `cork()`: `end()` on a corked chunked response sends
+ * the terminating chunk before the corked data.
  */
 export class BatchedWriter {
   private readonly res: ServerResponse;
