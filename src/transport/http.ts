@@ -107,17 +107,14 @@ export class Transport {
     return new Promise<UpstreamResponse>((resolve, reject) => {
       let controller: Dispatcher.DispatchController | undefined;
       let body: UpstreamBody | undefined;
-      let abortedEarly = false;
-      const onAbort = () => {
-        if (controller) controller.abort(new errors.RequestAbortedError());
-        else abortedEarly = true;
-      };
+      // Before undici hands over the controller, onRequestStart sees the abort on the signal itself.
+      const onAbort = () => controller?.abort(new errors.RequestAbortedError());
       signal.addEventListener('abort', onAbort, { once: true });
       const settle = () => signal.removeEventListener('abort', onAbort);
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart: (c) => {
           controller = c;
-          if (abortedEarly) c.abort(new errors.RequestAbortedError());
+          if (signal.aborted) c.abort(new errors.RequestAbortedError());
         },
         onResponseStart: (c, statusCode, headers) => {
           body = new UpstreamBody(c);
