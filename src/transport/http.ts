@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import { Agent, type Dispatcher, errors } from 'undici';
 import { type HttpCall, UpstreamError, type UpstreamFailure } from '../providers/types.ts';
 
@@ -48,10 +48,20 @@ export class UpstreamBody extends Readable {
     callback(err);
   }
 
-  async text(): Promise<string> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of this) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+  /**
+   * The whole body as UTF-8. Listeners, not `for await`: the async iterator's machinery was ~2% of
+   * the gateway's CPU per non-streaming request. `finished` reports the same end, error and
+   * premature close the iterator would.
+   */
+  text(): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      this.on('data', (chunk: Buffer) => chunks.push(chunk));
+      finished(this, (err) => {
+        if (err) reject(err);
+        else resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
+      });
+    });
   }
 }
 
@@ -132,11 +142,11 @@ export class Transport {
         },
       };
       try {
-        const url = new URL(call.url);
+        const target = splitUrl(call.url);
         this.agentFor(options.connectMs).dispatch(
           {
-            origin: url.origin,
-            path: url.pathname + url.search,
+            origin: target.origin,
+            path: target.path,
             method: call.method,
             headers: call.headers,
             body: call.body ?? null,
@@ -156,6 +166,26 @@ export class Transport {
     await Promise.all([...this.agents.values()].map((a) => a.close()));
     this.agents.clear();
   }
+}
+
+interface UrlTarget {
+  origin: string;
+  path: string;
+}
+
+/** Parsed call URLs: a deployment sends to the same few URLs every time, and parsing one is not free. */
+const parsedUrls = new Map<string, UrlTarget>();
+const MAX_PARSED_URLS = 1024;
+
+function splitUrl(href: string): UrlTarget {
+  let target = parsedUrls.get(href);
+  if (!target) {
+    const url = new URL(href);
+    target = { origin: url.origin, path: url.pathname + url.search };
+    if (parsedUrls.size >= MAX_PARSED_URLS) parsedUrls.clear();
+    parsedUrls.set(href, target);
+  }
+  return target;
 }
 
 /** Reads at most MAX_ERROR_BODY of an error response, then drops the rest. */

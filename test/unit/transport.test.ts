@@ -255,6 +255,51 @@ describe('Transport.send', () => {
     await assert.rejects(response.body.text());
   });
 
+  test('text() joins a body sent in many writes, a character split across two of them included', async () => {
+    const euro = Buffer.from('€', 'utf8');
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('a'.repeat(70_000));
+      res.write(euro.subarray(0, 1));
+      setTimeout(() => {
+        res.write(euro.subarray(1));
+        res.end('z');
+      }, 20);
+    };
+    const response = await transport.send({ method: 'GET', url: `${base}/chunks`, headers: {} }, options());
+    const text = await response.body.text();
+    assert.equal(text.length, 70_002);
+    assert.equal(text.slice(-2), '€z');
+  });
+
+  test('text() rejects when the connection is cut while it reads', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('half');
+      setTimeout(() => res.socket?.destroy(), 50);
+    };
+    const response = await transport.send(
+      { method: 'GET', url: `${base}/cut-reading`, headers: {} },
+      options(),
+    );
+    await assert.rejects(response.body.text(), (err: Error & { code?: string }) => {
+      return err.code === 'UND_ERR_SOCKET';
+    });
+  });
+
+  test('one URL sent to twice, then another on the same origin: each call reaches its own path', async () => {
+    seen.length = 0;
+    handler = (_req, res) => res.end('ok');
+    for (const path of ['/a?x=1', '/a?x=1', '/b']) {
+      const response = await transport.send({ method: 'GET', url: `${base}${path}`, headers: {} }, options());
+      await response.body.text();
+    }
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ['/a?x=1', '/a?x=1', '/b'],
+    );
+  });
+
   test('a refused connection is a connection failure', async () => {
     const closed = createServer();
     closed.listen(0, '127.0.0.1');
