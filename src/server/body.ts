@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { finished } from 'node:stream';
 import { GatewayError } from '../core/errors.ts';
 
 function tooLarge(limit: number): GatewayError {
@@ -8,25 +9,38 @@ function tooLarge(limit: number): GatewayError {
   );
 }
 
-/** Reads a request body up to `limit` bytes; refuses early on a Content-Length over the limit. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body up to `limit` bytes; refuses early on a Content-Length over the limit.
+ * Listeners, not `for await`: the async iterator was a measurable share of a small request's CPU.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req) {
-      const buffer = chunk as Buffer;
-      size += buffer.length;
-      if (size > limit) throw tooLarge(limit);
-      chunks.push(buffer);
-    }
-  } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    // The client hung up mid-body: nobody is left to answer, and it is no gateway fault.
-    throw new GatewayError('invalid_request', 'body: the connection closed before the body was complete');
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // The rest is read and dropped: the 413 (sent with `connection: close`) reaches the client
+        // instead of a reset for unread data.
+        req.off('data', onData);
+        req.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    finished(req, (err) => {
+      // The client hung up mid-body: nobody is left to answer, and it is no gateway fault.
+      if (err)
+        reject(
+          new GatewayError('invalid_request', 'body: the connection closed before the body was complete'),
+        );
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+  });
 }
 
 export function parseJsonBody(raw: Buffer): unknown {
