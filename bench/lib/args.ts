@@ -4,6 +4,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { ANSWER_WORDS } from './constants.ts';
 
 export const USAGE = `Usage: node bench/run.ts [--quick] [--json FILE] [--connections N] [--rate N] [--rounds N] [--profile]
                          [--strict] [--gateway-flags=FLAGS]
@@ -89,7 +90,7 @@ export const SETTINGS = {
   memorySec: QUICK ? 10 : 60,
   memorySampleSec: QUICK ? 2 : 5,
   /** Words in every answer, streaming or not (`[sim:words=N]`). */
-  answerWords: 20,
+  answerWords: ANSWER_WORDS,
   profile: args.profile,
   allocProfile: args['alloc-profile'],
   gatewayNodeFlags: (args['gateway-flags'] ?? '').split(/\s+/).filter(Boolean),

@@ -8,5 +8,8 @@ export const UPSTREAM_MODEL = 'm';
 export const GATEWAY_KEY = 'sk-bench-key-0001';
 export const GATEWAY_MODEL = 'bench-model';
 
+/** Words in every answer, streaming or not (`[sim:words=N]`). */
+export const ANSWER_WORDS = 20;
+
 /** Every child prints this line, then the URL, once it accepts requests. */
 export const READY_PATTERN = /listening on (http:\/\/\S+)/;

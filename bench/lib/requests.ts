@@ -1,7 +1,6 @@
 /** What the benchmark sends to each target, and how it checks every answer. */
 
-import { SETTINGS } from './args.ts';
-import { GATEWAY_KEY, GATEWAY_MODEL, UPSTREAM_API_KEY, UPSTREAM_MODEL } from './constants.ts';
+import { ANSWER_WORDS, GATEWAY_KEY, GATEWAY_MODEL, UPSTREAM_API_KEY, UPSTREAM_MODEL } from './constants.ts';
 
 export type TargetName = 'direct' | 'proxy' | 'gateway';
 export type Mode = 'non-streaming' | 'streaming';
@@ -14,7 +13,7 @@ export const LABEL: Record<TargetName, string> = {
   gateway: 'gateway',
 };
 
-const PROMPT = `Say hello. [sim:words=${SETTINGS.answerWords}]`;
+const PROMPT = `Say hello. [sim:words=${ANSWER_WORDS}]`;
 
 export function chatRequest(target: TargetName, stream: boolean) {
   const gateway = target === 'gateway';
@@ -33,8 +32,8 @@ export function chatRequest(target: TargetName, stream: boolean) {
   };
 }
 
-const LAST_WORD = `word${SETTINGS.answerWords}`;
-const ONE_TOO_MANY = `word${SETTINGS.answerWords + 1}`;
+const LAST_WORD = `word${ANSWER_WORDS}`;
+const ONE_TOO_MANY = `word${ANSWER_WORDS + 1}`;
 
 /** A complete, successful answer of exactly the requested length, in either shape. */
 export function verifyBody(body: string): boolean {

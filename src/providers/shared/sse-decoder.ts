@@ -38,7 +38,8 @@ export function createSseChatDecoder(handler: SseEventHandler): ChatStreamDecode
   });
   const feed = (text: string) => {
     if (text === '') return;
-    tail = (tail + text).slice(-2);
+    // Slicing `tail + text` would flatten (copy) the whole chunk just to keep two characters.
+    tail = text.length >= 2 ? text.slice(-2) : (tail + text).slice(-2);
     parser.feed(text);
   };
   const drain = (): ChatEvent[] => {

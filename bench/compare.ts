@@ -1,0 +1,229 @@
+/**
+ * Compares the gateway's CPU per request and latency between two builds, in one run:
+ *
+ *   npm run build && node bench/compare.ts --baseline REF [--mode non-streaming|streaming]
+ *                                          [--rate N | --saturation] [--rounds N] [--seconds N]
+ *
+ * REF (a commit, branch or tag) is checked out into a temporary git worktree and built there; the
+ * current build is this checkout's dist/. Both gateways run side by side behind one simulated
+ * upstream, and are loaded alternately (the order flips every round) in many short runs. Why not
+ * two `npm run bench` runs: this machine's speed drifts by 30% between 5 s windows, so two runs
+ * minutes apart cannot resolve a 5% change; paired rounds seconds apart can. The figure to read is
+ * the median of the per-round ratios current / baseline.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gatewayConfig } from './lib/gateway-config.ts';
+import { type LoadResult, runLoad } from './lib/load.ts';
+import { killAllSync, readCpuMs, type Service, startService, stopAll } from './lib/processes.ts';
+import { ROOT } from './lib/repo.ts';
+import { chatRequest, verifyBody } from './lib/requests.ts';
+import { median } from './lib/rounds.ts';
+import { fixed, percent, table } from './lib/table.ts';
+
+const USAGE = `Usage: node bench/compare.ts --baseline REF [--mode non-streaming|streaming]
+                              [--rate N | --saturation] [--rounds N] [--seconds N]
+
+  --baseline REF   the commit to compare with, built in a temporary git worktree
+  --mode M         non-streaming (default) or streaming
+  --rate N         requests per second, paced (default 1000)
+  --saturation     as fast as the gateway answers, instead of a fixed rate
+  --rounds N       paired rounds (default 10); the order of the two builds flips every round
+  --seconds N      length of each run (default 3)
+
+Needs a built dist/ for the current side: run \`npm run build\` first.`;
+
+function fail(message: string): never {
+  process.stderr.write(`compare: ${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) fail(`${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+let values: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    options: {
+      baseline: { type: 'string' },
+      mode: { type: 'string', default: 'non-streaming' },
+      rate: { type: 'string' },
+      saturation: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      seconds: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values;
+}
+try {
+  values = parse();
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+}
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (!values.baseline) fail('--baseline REF is required');
+if (values.mode !== 'non-streaming' && values.mode !== 'streaming') {
+  fail(`--mode must be non-streaming or streaming, got "${values.mode}"`);
+}
+if (values.saturation && values.rate !== undefined) fail('--rate and --saturation exclude each other');
+const stream = values.mode === 'streaming';
+const rate = values.saturation ? undefined : positiveInt('--rate', values.rate, 1000);
+const rounds = positiveInt('--rounds', values.rounds, 10);
+const seconds = positiveInt('--seconds', values.seconds, 3);
+
+type Side = 'baseline' | 'current';
+
+interface Round {
+  order: Side[];
+  cpuUs: Record<Side, number>;
+  load: Record<Side, LoadResult>;
+}
+
+function git(args: string[], cwd = ROOT): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** Checks REF out into a worktree under `dir` and builds it with this checkout's node_modules. */
+function buildBaseline(ref: string, dir: string): { root: string; commit: string } {
+  const root = join(dir, 'baseline');
+  git(['worktree', 'add', '--detach', root, ref]);
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  return { root, commit: git(['rev-parse', '--short', 'HEAD'], root) };
+}
+
+/** One run against one gateway: its CPU per request (from /proc) and the load result. */
+async function measure(gateway: Service): Promise<{ cpuUs: number; load: LoadResult }> {
+  const before = readCpuMs(gateway.pid);
+  const load = await runLoad({
+    url: gateway.url,
+    requests: [chatRequest('gateway', stream)],
+    connections: 50,
+    durationSec: seconds,
+    ...(rate === undefined ? {} : { rate }),
+    verifyBody,
+  });
+  const after = readCpuMs(gateway.pid);
+  const bad = load.non2xx + load.errors + load.mismatches;
+  if (bad > 0 || load.ok === 0) {
+    throw new Error(`a run against ${gateway.name} had ${bad} failed requests: ${load.samples.join(' | ')}`);
+  }
+  const cpuUs =
+    before === undefined || after === undefined ? Number.NaN : ((after - before) * 1000) / load.ok;
+  return { cpuUs, load };
+}
+
+function report(rows: Round[], commits: Record<Side, string>): string {
+  const ratio = (r: Round) => r.cpuUs.current / r.cpuUs.baseline;
+  const perRound = rows.map((r, i) => [
+    `${i + 1} (${r.order[0] === 'baseline' ? 'B, C' : 'C, B'})`,
+    fixed(r.cpuUs.baseline, 0),
+    fixed(r.cpuUs.current, 0),
+    fixed(ratio(r), 3),
+    fixed(r.load.baseline.latencyMs.p99, 2),
+    fixed(r.load.current.latencyMs.p99, 2),
+  ]);
+  const med = (f: (r: Round) => number) => median(rows.map(f));
+  const cheaper = rows.filter((r) => ratio(r) < 1).length;
+  const summary = (side: Side) => [
+    `${side} (${commits[side]})`,
+    fixed(
+      med((r) => r.cpuUs[side]),
+      0,
+    ),
+    fixed(
+      med((r) => r.load[side].rps),
+      0,
+    ),
+    fixed(
+      med((r) => r.load[side].latencyMs.p50),
+      2,
+    ),
+    fixed(
+      med((r) => r.load[side].latencyMs.p99),
+      2,
+    ),
+  ];
+  return [
+    table(['round (order)', 'B CPU µs/req', 'C CPU µs/req', 'C / B', 'B p99 ms', 'C p99 ms'], perRound),
+    '',
+    table(
+      ['median of rounds', 'CPU µs/req', 'req/s', 'p50 ms', 'p99 ms'],
+      [summary('baseline'), summary('current')],
+    ),
+    '',
+    `  current / baseline CPU per request: median of paired ratios ${fixed(med(ratio), 3)} ` +
+      `(${percent(med(ratio) - 1, 1)}), range ${fixed(Math.min(...rows.map(ratio)), 3)}-` +
+      `${fixed(Math.max(...rows.map(ratio)), 3)}; current cheaper in ${cheaper} of ${rows.length} rounds`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-compare-'));
+  let baselineRoot: string | undefined;
+  try {
+    process.stdout.write(`Building ${values.baseline} in a temporary worktree…\n`);
+    const baseline = buildBaseline(values.baseline!, dir);
+    baselineRoot = baseline.root;
+    const current = git(['rev-parse', '--short', 'HEAD']);
+    const dirty = git(['status', '--porcelain', '--', 'src', 'bin']) ? ' + uncommitted' : '';
+    const commits: Record<Side, string> = { baseline: baseline.commit, current: `${current}${dirty}` };
+
+    const upstream = await startService('upstream', ['bench/upstream.ts', '--latency-ms', '0'], {
+      cwd: ROOT,
+    });
+    const config = join(dir, 'switchyard.yaml');
+    writeFileSync(config, gatewayConfig(upstream.url));
+    const serve = ['bin/switchyard.js', 'serve', '--config', config, '--port', '0'];
+    const gateways: Record<Side, Service> = {
+      baseline: await startService('baseline', serve, { cwd: baseline.root }),
+      current: await startService('current', serve, { cwd: ROOT }),
+    };
+    process.stdout.write(
+      `Comparing ${commits.baseline} (B) with ${commits.current} (C): ${values.mode}, ` +
+        `${rate === undefined ? 'saturation' : `${rate} req/s`}, ${rounds} rounds of ${seconds} s each\n`,
+    );
+    // JIT and heap sizing settle under load before anything counts.
+    for (const side of ['baseline', 'current'] as const) await measure(gateways[side]);
+
+    const rows: Round[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const order: Side[] = i % 2 === 0 ? ['baseline', 'current'] : ['current', 'baseline'];
+      const partial: Partial<Record<Side, { cpuUs: number; load: LoadResult }>> = {};
+      for (const side of order) partial[side] = await measure(gateways[side]);
+      const b = partial.baseline!;
+      const c = partial.current!;
+      rows.push({
+        order,
+        cpuUs: { baseline: b.cpuUs, current: c.cpuUs },
+        load: { baseline: b.load, current: c.load },
+      });
+      process.stdout.write(
+        `  round ${i + 1}: B ${fixed(b.cpuUs, 0)} µs/req, C ${fixed(c.cpuUs, 0)} µs/req\n`,
+      );
+    }
+    process.stdout.write(`\n${report(rows, commits)}\n`);
+  } finally {
+    await stopAll(5_000);
+    if (baselineRoot) git(['worktree', 'remove', '--force', baselineRoot]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+process.on('exit', killAllSync);
+process.on('SIGINT', () => process.exit(130));
+await main();
