@@ -76,8 +76,7 @@ async function main(): Promise<number> {
   }
   const estimate =
     6 * SETTINGS.initialWarmupSec +
-    6 * SETTINGS.warmupSec +
-    6 * SETTINGS.saturationSec +
+    6 * SETTINGS.saturationRounds * (SETTINGS.warmupSec + SETTINGS.saturationSec) +
     6 * SETTINGS.fixedRateRounds * (SETTINGS.fixedRateWarmupSec + SETTINGS.fixedRateSec) +
     SETTINGS.memorySec;
   log(`Switchyard benchmark${QUICK ? ' (quick)' : ''}: about ${Math.ceil(estimate / 10) * 10} s of load`);

@@ -9,13 +9,14 @@ import { ANSWER_WORDS } from './constants.ts';
 export const USAGE = `Usage: node bench/run.ts [--quick] [--json FILE] [--connections N] [--rate N] [--rounds N] [--profile]
                          [--strict] [--gateway-flags=FLAGS]
 
-  --quick          short runs (3 s saturation and fixed rate, 10 s memory, 1 fixed-rate
-                   round): a smoke check
+  --quick          short runs (3 s saturation and fixed rate, 10 s memory, 1 round):
+                   a smoke check
   --json FILE      also write every number to FILE (always written to .bench/last.json)
   --connections N  autocannon connections for every run (default 50; pipelining is always 1)
   --rate N         the fixed request rate for the latency and memory runs (default 1000)
-  --rounds N       fixed-rate rounds, each running direct, proxy and gateway back to back per
-                   mode; the report gives the median across rounds (default 3, --quick 1)
+  --rounds N       rounds of the saturation and the fixed-rate phase, each running direct, proxy
+                   and gateway back to back per mode; the report gives the median across
+                   rounds (default 3, --quick 1)
   --profile        run the gateway under node --cpu-prof and list its hot spots (slows it:
                    the numbers of a profiled run are not comparable)
   --alloc-profile  sample every allocation the gateway makes (collected garbage included) and
@@ -83,7 +84,9 @@ export const SETTINGS = {
   warmupSec: 1,
   /** Right before each fixed-rate run, at that rate: lets the heap settle after saturation. */
   fixedRateWarmupSec: QUICK ? 1 : 2,
-  saturationSec: QUICK ? 3 : 10,
+  saturationSec: QUICK ? 3 : 5,
+  /** Saturation rounds (direct, proxy, gateway interleaved per mode); ratios are per round, then the median. */
+  saturationRounds: positiveInt('--rounds', args.rounds, QUICK ? 1 : 3),
   fixedRateSec: QUICK ? 3 : 8,
   /** Fixed-rate rounds (direct, proxy, gateway interleaved per mode); the report takes medians. */
   fixedRateRounds: positiveInt('--rounds', args.rounds, QUICK ? 1 : 3),

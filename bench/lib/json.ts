@@ -5,7 +5,8 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { args, SETTINGS } from './args.ts';
 import { gitDescription, ROOT } from './repo.ts';
-import { allRoundsSummaries } from './rounds.ts';
+import { MODES } from './requests.ts';
+import { allRoundsSummaries, allSaturationSummaries, pairedSaturationRatio } from './rounds.ts';
 import { log, state } from './state.ts';
 import { type MemoryReport, TARGETS, type TargetCheck } from './targets.ts';
 
@@ -23,6 +24,11 @@ export function writeJson(memory: MemoryReport | undefined, checks: TargetCheck[
     ),
     failure: state.failure ?? null,
     runs: state.records,
+    /** Saturation medians across the interleaved rounds, and gateway/proxy throughput per round. */
+    saturationRounds: allSaturationSummaries(),
+    gatewayShareOfProxy: Object.fromEntries(
+      MODES.map((m) => [m, pairedSaturationRatio(m, 'gateway', 'proxy') ?? null]),
+    ),
     /** Fixed-rate medians across the interleaved rounds, with each round's p99. */
     fixedRateRounds: allRoundsSummaries(),
     memory: memory ?? null,

@@ -132,14 +132,25 @@ export async function warmupPhase(): Promise<void> {
   }
 }
 
+/**
+ * R rounds, like the fixed-rate phase: the machine's speed drifts by tens of percent within a
+ * minute, so a ratio of two runs taken a minute apart measures the drift; a ratio within a round
+ * (runs seconds apart) mostly does not, and the median across rounds drops a disturbed one.
+ */
 export async function saturationPhase(): Promise<void> {
-  log(`\nSaturation: ${SETTINGS.connections} connections, ${SETTINGS.saturationSec} s per run`);
-  for (const mode of MODES) {
-    for (const target of TARGET_NAMES) {
-      await measure('warm-up', target, mode, SETTINGS.warmupSec);
-      checkFailure();
-      await measure('saturation', target, mode, SETTINGS.saturationSec);
-      checkFailure();
+  const rounds = SETTINGS.saturationRounds;
+  log(
+    `\nSaturation: ${SETTINGS.connections} connections, ${SETTINGS.saturationSec} s per run, ` +
+      `${rounds} interleaved round${rounds === 1 ? '' : 's'}`,
+  );
+  for (let round = 1; round <= rounds; round++) {
+    for (const mode of MODES) {
+      for (const target of TARGET_NAMES) {
+        await measure('warm-up', target, mode, SETTINGS.warmupSec, undefined, round);
+        checkFailure();
+        await measure('saturation', target, mode, SETTINGS.saturationSec, undefined, round);
+        checkFailure();
+      }
     }
   }
 }

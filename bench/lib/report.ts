@@ -6,8 +6,8 @@ import { fixedRateSection } from './fixed-rate-report.ts';
 import type { LoadResult } from './load.ts';
 import { gitDescription } from './repo.ts';
 import { LABEL, MODES, TARGET_NAMES } from './requests.ts';
-import { serverCpuOf } from './rounds.ts';
-import { find, state } from './state.ts';
+import { pairedSaturationRatio, saturationSummary, serverCpuOf } from './rounds.ts';
+import { state } from './state.ts';
 import { fixed, int, mib, percent, signed, table } from './table.ts';
 import type { MemoryReport, TargetCheck } from './targets.ts';
 
@@ -37,10 +37,11 @@ function headerSection(out: string[]): void {
 /** 1. Saturation. */
 function saturationSection(out: string[]): void {
   if (!state.records.some((r) => r.phase === 'saturation')) return;
+  const rounds = SETTINGS.saturationRounds;
   out.push('');
   out.push(
     `1. Saturation throughput (${SETTINGS.saturationSec} s per run, each after a ${SETTINGS.warmupSec} s warm-up; ` +
-      'latency is at saturation, so it is mostly queueing)',
+      `median of ${rounds} interleaved round${rounds === 1 ? '' : 's'}; latency is at saturation, so it is mostly queueing)`,
   );
   out.push(
     `   Every target and mode first had ${SETTINGS.initialWarmupSec} s of warm-up at saturation (JIT, heap sizing).`,
@@ -48,22 +49,19 @@ function saturationSection(out: string[]): void {
   const satRows: (string | number)[][] = [];
   for (const mode of MODES) {
     for (const target of TARGET_NAMES) {
-      const r = find('saturation', target, mode);
-      if (!r) continue;
+      const s = saturationSummary(target, mode);
+      if (!s) continue;
       satRows.push([
         `${mode} ${LABEL[target]}`,
-        int(r.load.rps),
-        fixed(r.load.latencyMs.p50, 2),
-        fixed(r.load.latencyMs.p99, 2),
-        fixed(serverCpuOf(r) ?? Number.NaN, 0),
-        fixed(r.cpuUsPerRequest.upstream ?? Number.NaN, 0),
-        fixed(
-          r.cpuCores[r.target === 'direct' ? 'upstream' : (r.target as 'proxy' | 'gateway')] ?? Number.NaN,
-          2,
-        ),
-        fixed(r.load.loaderCpuMs / (r.load.elapsedSec * 1000), 2),
-        fixed(r.otherCores ?? Number.NaN, 2),
-        int(r.load.ok),
+        int(s.rps),
+        fixed(s.p50, 2),
+        fixed(s.p99, 2),
+        fixed(s.serverCpuUsPerRequest, 0),
+        fixed(s.upstreamCpuUsPerRequest, 0),
+        fixed(s.serverCores, 2),
+        fixed(s.loaderCores, 2),
+        fixed(s.otherCores, 2),
+        int(s.responses),
       ]);
     }
   }
@@ -86,28 +84,45 @@ function saturationSection(out: string[]): void {
   );
   out.push(
     '  ("server" is the process under test: the upstream itself for direct, else the proxy or the gateway;\n' +
-      '   "other cores": CPU used meanwhile by processes outside the benchmark)',
+      '   "other cores": CPU used meanwhile by processes outside the benchmark, the kernel\'s own threads included;\n' +
+      '   every column is the median across rounds; responses are summed)',
   );
   const ratioRows: (string | number)[][] = [];
+  const perRoundRows: (string | number)[][] = [];
   for (const mode of MODES) {
-    const d = find('saturation', 'direct', mode);
-    const p = find('saturation', 'proxy', mode);
-    const g = find('saturation', 'gateway', mode);
-    if (!d || !p || !g) continue;
+    const share = pairedSaturationRatio(mode, 'gateway', 'proxy');
+    const ofDirect = pairedSaturationRatio(mode, 'gateway', 'direct');
+    const proxyOfDirect = pairedSaturationRatio(mode, 'proxy', 'direct');
+    const cpu = pairedSaturationRatio(mode, 'gateway', 'proxy', serverCpuOf);
+    if (!share || !ofDirect || !proxyOfDirect) continue;
     ratioRows.push([
       mode,
-      percent(g.load.rps / p.load.rps, 1),
-      percent(g.load.rps / d.load.rps, 1),
-      percent(p.load.rps / d.load.rps, 1),
-      fixed((serverCpuOf(g) ?? Number.NaN) / (serverCpuOf(p) ?? Number.NaN), 2),
+      percent(share.median, 1),
+      percent(ofDirect.median, 1),
+      percent(proxyOfDirect.median, 1),
+      fixed(cpu?.median ?? Number.NaN, 2),
     ]);
+    perRoundRows.push([mode, ...share.perRound.map((v) => percent(v, 1))]);
   }
   if (ratioRows.length) {
     out.push('');
     out.push(
       table(
-        ['ratios', 'gateway/proxy', 'gateway/direct', 'proxy/direct', 'gateway CPU per req / proxy'],
+        [
+          'ratios (per round, then median)',
+          'gateway/proxy',
+          'gateway/direct',
+          'proxy/direct',
+          'gateway CPU per req / proxy',
+        ],
         ratioRows,
+      ),
+    );
+    out.push('');
+    out.push(
+      table(
+        ['gateway/proxy per round', ...Array.from({ length: rounds }, (_, i) => `r${i + 1}`)],
+        perRoundRows,
       ),
     );
   }

@@ -1,7 +1,7 @@
 /**
- * The fixed-rate phase runs in R interleaved rounds; these summarize a target and mode across
- * them: the median of each statistic over the rounds (a host stall that hits one round does not
- * decide the figure), and the rounds themselves so the spread stays visible.
+ * The saturation and fixed-rate phases run in R interleaved rounds; these summarize a target and
+ * mode across them: the median of each statistic over the rounds (a host stall that hits one round
+ * does not decide the figure), and the rounds themselves so the spread stays visible.
  */
 
 import { MODES, type Mode, TARGET_NAMES, type TargetName } from './requests.ts';
@@ -75,6 +75,90 @@ export function allRoundsSummaries(): RoundsSummary[] {
   for (const mode of MODES) {
     for (const target of TARGET_NAMES) {
       const s = roundsSummary(target, mode);
+      if (s) out.push(s);
+    }
+  }
+  return out;
+}
+
+/** The measured saturation runs of a target and mode, in round order. */
+export function saturationRuns(target: TargetName, mode: Mode): RunRecord[] {
+  return state.records
+    .filter((r) => r.phase === 'saturation' && r.target === target && r.mode === mode)
+    .sort((a, b) => (a.round ?? 0) - (b.round ?? 0));
+}
+
+/** Medians across the saturation rounds of one target and mode. */
+export interface SaturationSummary {
+  target: TargetName;
+  mode: Mode;
+  rounds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  serverCpuUsPerRequest: number;
+  upstreamCpuUsPerRequest: number;
+  serverCores: number;
+  loaderCores: number;
+  otherCores: number;
+  /** Responses over all rounds. */
+  responses: number;
+}
+
+export function saturationSummary(target: TargetName, mode: Mode): SaturationSummary | undefined {
+  const runs = saturationRuns(target, mode);
+  if (!runs.length) return undefined;
+  const med = (f: (r: RunRecord) => number | undefined) => median(runs.map((r) => f(r) ?? Number.NaN));
+  const server = target === 'direct' ? 'upstream' : target;
+  return {
+    target,
+    mode,
+    rounds: runs.length,
+    rps: med((r) => r.load.rps),
+    p50: med((r) => r.load.latencyMs.p50),
+    p99: med((r) => r.load.latencyMs.p99),
+    serverCpuUsPerRequest: med(serverCpuOf),
+    upstreamCpuUsPerRequest: med((r) => r.cpuUsPerRequest.upstream),
+    serverCores: med((r) => r.cpuCores[server]),
+    loaderCores: med((r) => r.load.loaderCpuMs / (r.load.elapsedSec * 1000)),
+    otherCores: med((r) => r.otherCores),
+    responses: runs.reduce((sum, r) => sum + r.load.ok, 0),
+  };
+}
+
+/**
+ * A ratio between two targets at saturation, taken within each round (runs seconds apart, so the
+ * machine's drift mostly cancels), then the median across rounds.
+ */
+export interface PairedRatio {
+  median: number;
+  perRound: number[];
+}
+
+export function pairedSaturationRatio(
+  mode: Mode,
+  numerator: TargetName,
+  denominator: TargetName,
+  value: (r: RunRecord) => number | undefined = (r) => r.load.rps,
+): PairedRatio | undefined {
+  const top = saturationRuns(numerator, mode);
+  const bottom = saturationRuns(denominator, mode);
+  const perRound: number[] = [];
+  for (const t of top) {
+    const b = bottom.find((r) => r.round === t.round);
+    const tv = value(t);
+    const bv = b ? value(b) : undefined;
+    if (tv !== undefined && bv !== undefined && bv > 0) perRound.push(tv / bv);
+  }
+  return perRound.length ? { median: median(perRound), perRound } : undefined;
+}
+
+/** Every target and mode that has saturation runs, modes outer, for last.json. */
+export function allSaturationSummaries(): SaturationSummary[] {
+  const out: SaturationSummary[] = [];
+  for (const mode of MODES) {
+    for (const target of TARGET_NAMES) {
+      const s = saturationSummary(target, mode);
       if (s) out.push(s);
     }
   }

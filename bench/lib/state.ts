@@ -17,7 +17,7 @@ export interface RunRecord {
   durationSec: number;
   /** Fixed-rate runs: the requested rate. */
   rate?: number;
-  /** Fixed-rate phase (its warm-ups included): the round, from 1. */
+  /** Saturation and fixed-rate phases (their warm-ups included): the round, from 1. */
   round?: number;
   load: LoadResult;
   /** CPU each server used during the run, microseconds per completed request. */
@@ -60,8 +60,4 @@ export class BenchError extends Error {}
 
 export function checkFailure(): void {
   if (state.failure) throw new BenchError(state.failure);
-}
-
-export function find(phase: RunRecord['phase'], target: TargetName, mode: Mode): RunRecord | undefined {
-  return state.records.find((r) => r.phase === phase && r.target === target && r.mode === mode);
 }
