@@ -19,11 +19,25 @@ export function fixedRateSection(out: string[]): void {
   );
   out.push(
     `   Each round runs direct, proxy and gateway back to back per mode (each run after ${SETTINGS.fixedRateWarmupSec} s\n` +
-      '   at the rate), so a slow period hits all three; every column is its median across the rounds.',
+      '   at the rate), so a slow period hits all three; every column is its median across the rounds.\n' +
+      '   "host steal": cores the host took from this VM during the run (/proc/stat); above ~0.01 the p99\n' +
+      "   of every target carries the host's scheduling delays.",
   );
   out.push(
     table(
-      ['run', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'server CPU µs/req', 'other cores', 'late sends'],
+      [
+        'run',
+        'req/s',
+        'p50',
+        'p90',
+        'p99',
+        'p99.9',
+        'max',
+        'server CPU µs/req',
+        'other cores',
+        'host steal',
+        'late sends',
+      ],
       summaries.map((s) => [
         `${s.mode} ${LABEL[s.target]}`,
         int(s.rps),
@@ -34,6 +48,7 @@ export function fixedRateSection(out: string[]): void {
         fixed(s.max, 2),
         fixed(s.serverCpuUsPerRequest, 0),
         fixed(s.otherCores, 2),
+        fixed(s.stealCores, 3),
         fixed(s.late, s.rounds % 2 ? 0 : 1),
       ]),
     ),

@@ -73,6 +73,8 @@ export interface LoadOptions {
   rate?: number;
   /** Returns true when a 2xx body is what the request should have produced. */
   verifyBody: (body: string) => boolean;
+  /** Called with each 2xx response's latency (ms) as it arrives: for diagnosis scripts. */
+  onResponse?: (latencyMs: number) => void;
 }
 
 export interface LatencySummary {
@@ -202,8 +204,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
   current = instance;
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
-    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
-    else note(`HTTP ${statusCode}`);
+    if (statusCode >= 200 && statusCode < 300) {
+      latencies.push(responseTime);
+      options.onResponse?.(responseTime);
+    } else note(`HTTP ${statusCode}`);
   });
   instance.on('reqError', (err: Error) => note(`error: ${err.message}`));
   let result: AutocannonResult;

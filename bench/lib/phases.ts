@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NOISE_CORES, SETTINGS } from './args.ts';
 import { type LoadResult, runLoad } from './load.ts';
-import { readCpuMs, readRssBytes, readSystemBusyMs } from './processes.ts';
+import { readCpuMs, readRssBytes, readStealMs, readSystemBusyMs } from './processes.ts';
 import { heapProbeFile } from './repo.ts';
 import {
   chatRequest,
@@ -60,6 +60,7 @@ async function measure(
       : [chatRequest(target, mode === 'streaming')];
   const before = cpuSnapshot();
   const systemBefore = readSystemBusyMs();
+  const stealBefore = readStealMs();
   const load = await runLoad({
     url: urlOf(target),
     requests,
@@ -70,6 +71,7 @@ async function measure(
   });
   const after = cpuSnapshot();
   const systemAfter = readSystemBusyMs();
+  const stealAfter = readStealMs();
   const cpuUsPerRequest: RunRecord['cpuUsPerRequest'] = {};
   const cpuCores: RunRecord['cpuCores'] = {};
   for (const name of ['upstream', 'proxy', 'gateway'] as const) {
@@ -101,6 +103,10 @@ async function measure(
     cpuUsPerRequest,
     cpuCores,
     otherCores,
+    stealCores:
+      stealBefore === undefined || stealAfter === undefined
+        ? undefined
+        : (stealAfter - stealBefore) / (load.elapsedSec * 1000),
   };
   state.records.push(record);
   const l = load.latencyMs;

@@ -179,3 +179,17 @@ export function readSystemBusyMs(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * CPU time the host took from this virtual machine (the `steal` field of /proc/stat), in ms over
+ * all CPUs: the vCPUs wanted to run and did not. Undefined where unreadable.
+ */
+export function readStealMs(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const steal = Number(line.trim().split(/\s+/)[8]);
+    return Number.isFinite(steal) ? steal * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}

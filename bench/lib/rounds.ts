@@ -29,6 +29,7 @@ export interface RoundsSummary {
   /** CPU µs per request of the process under test (the upstream itself for direct). */
   serverCpuUsPerRequest: number;
   otherCores: number;
+  stealCores: number;
   late: number;
   /** Each round's p99, in round order. */
   p99PerRound: number[];
@@ -64,6 +65,7 @@ export function roundsSummary(target: TargetName, mode: Mode): RoundsSummary | u
     max: med((r) => r.load.latencyMs.max),
     serverCpuUsPerRequest: med(serverCpuOf),
     otherCores: med((r) => r.otherCores),
+    stealCores: med((r) => r.stealCores),
     late: med((r) => r.load.late),
     p99PerRound: runs.map((r) => r.load.latencyMs.p99),
   };

@@ -29,6 +29,11 @@ export interface RunRecord {
    * and the three servers), averaged over the run: above ~0.2 the run was disturbed.
    */
   otherCores: number | undefined;
+  /**
+   * CPU the host took from this virtual machine during the run, in cores (/proc/stat steal): while
+   * it is above zero, every process here waits at random moments, and latency tails are the host's.
+   */
+  stealCores: number | undefined;
 }
 
 export interface MemorySample {
