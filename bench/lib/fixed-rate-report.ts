@@ -20,8 +20,8 @@ export function fixedRateSection(out: string[]): void {
   out.push(
     `   Each round runs direct, proxy and gateway back to back per mode (each run after ${SETTINGS.fixedRateWarmupSec} s\n` +
       '   at the rate), so a slow period hits all three; every column is its median across the rounds.\n' +
-      '   "host steal": cores the host took from this VM during the run (/proc/stat); above ~0.01 the p99\n' +
-      "   of every target carries the host's scheduling delays.",
+      '   "host steal": cores the host took from this VM during the run (/proc/stat, 10 ms ticks): above\n' +
+      '   zero, the processes here waited for the host at random moments.',
   );
   out.push(
     table(
