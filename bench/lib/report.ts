@@ -5,8 +5,8 @@ import { NOISE_CORES, SETTINGS } from './args.ts';
 import { fixedRateSection } from './fixed-rate-report.ts';
 import type { LoadResult } from './load.ts';
 import { gitDescription } from './repo.ts';
-import { LABEL, MODES, TARGET_NAMES } from './requests.ts';
-import { pairedSaturationRatio, saturationSummary, serverCpuOf } from './rounds.ts';
+import { LABEL, MODES } from './requests.ts';
+import { allSaturationSummaries, pairedSaturationRatio, serverCpuOf } from './rounds.ts';
 import { state } from './state.ts';
 import { fixed, int, mib, percent, signed, table } from './table.ts';
 import type { MemoryReport, TargetCheck } from './targets.ts';
@@ -46,25 +46,18 @@ function saturationSection(out: string[]): void {
   out.push(
     `   Every target and mode first had ${SETTINGS.initialWarmupSec} s of warm-up at saturation (JIT, heap sizing).`,
   );
-  const satRows: (string | number)[][] = [];
-  for (const mode of MODES) {
-    for (const target of TARGET_NAMES) {
-      const s = saturationSummary(target, mode);
-      if (!s) continue;
-      satRows.push([
-        `${mode} ${LABEL[target]}`,
-        int(s.rps),
-        fixed(s.p50, 2),
-        fixed(s.p99, 2),
-        fixed(s.serverCpuUsPerRequest, 0),
-        fixed(s.upstreamCpuUsPerRequest, 0),
-        fixed(s.serverCores, 2),
-        fixed(s.loaderCores, 2),
-        fixed(s.otherCores, 2),
-        int(s.responses),
-      ]);
-    }
-  }
+  const satRows = allSaturationSummaries().map((s) => [
+    `${s.mode} ${LABEL[s.target]}`,
+    int(s.rps),
+    fixed(s.p50, 2),
+    fixed(s.p99, 2),
+    fixed(s.serverCpuUsPerRequest, 0),
+    fixed(s.upstreamCpuUsPerRequest, 0),
+    fixed(s.serverCores, 2),
+    fixed(s.loaderCores, 2),
+    fixed(s.otherCores, 2),
+    int(s.responses),
+  ]);
   out.push(
     table(
       [

@@ -42,15 +42,27 @@ export function serverCpuOf(r: RunRecord): number | undefined {
     : r.cpuUsPerRequest[r.target as 'proxy' | 'gateway'];
 }
 
-/** The measured fixed-rate runs of a target and mode, in round order. */
-export function fixedRateRuns(target: TargetName, mode: Mode): RunRecord[] {
+/** The measured runs of one phase, target and mode, in round order. */
+function phaseRuns(phase: 'saturation' | 'fixed-rate', target: TargetName, mode: Mode): RunRecord[] {
   return state.records
-    .filter((r) => r.phase === 'fixed-rate' && r.target === target && r.mode === mode)
+    .filter((r) => r.phase === phase && r.target === target && r.mode === mode)
     .sort((a, b) => (a.round ?? 0) - (b.round ?? 0));
 }
 
+/** A summary of every target and mode that has one, modes outer, for the report and last.json. */
+function everyTargetAndMode<S>(summarize: (target: TargetName, mode: Mode) => S | undefined): S[] {
+  const out: S[] = [];
+  for (const mode of MODES) {
+    for (const target of TARGET_NAMES) {
+      const s = summarize(target, mode);
+      if (s) out.push(s);
+    }
+  }
+  return out;
+}
+
 export function roundsSummary(target: TargetName, mode: Mode): RoundsSummary | undefined {
-  const runs = fixedRateRuns(target, mode);
+  const runs = phaseRuns('fixed-rate', target, mode);
   if (!runs.length) return undefined;
   const med = (f: (r: RunRecord) => number | undefined) => median(runs.map((r) => f(r) ?? Number.NaN));
   return {
@@ -71,23 +83,8 @@ export function roundsSummary(target: TargetName, mode: Mode): RoundsSummary | u
   };
 }
 
-/** Every target and mode that has fixed-rate runs, modes outer, for the report and last.json. */
 export function allRoundsSummaries(): RoundsSummary[] {
-  const out: RoundsSummary[] = [];
-  for (const mode of MODES) {
-    for (const target of TARGET_NAMES) {
-      const s = roundsSummary(target, mode);
-      if (s) out.push(s);
-    }
-  }
-  return out;
-}
-
-/** The measured saturation runs of a target and mode, in round order. */
-export function saturationRuns(target: TargetName, mode: Mode): RunRecord[] {
-  return state.records
-    .filter((r) => r.phase === 'saturation' && r.target === target && r.mode === mode)
-    .sort((a, b) => (a.round ?? 0) - (b.round ?? 0));
+  return everyTargetAndMode(roundsSummary);
 }
 
 /** Medians across the saturation rounds of one target and mode. */
@@ -108,7 +105,7 @@ export interface SaturationSummary {
 }
 
 export function saturationSummary(target: TargetName, mode: Mode): SaturationSummary | undefined {
-  const runs = saturationRuns(target, mode);
+  const runs = phaseRuns('saturation', target, mode);
   if (!runs.length) return undefined;
   const med = (f: (r: RunRecord) => number | undefined) => median(runs.map((r) => f(r) ?? Number.NaN));
   const server = target === 'direct' ? 'upstream' : target;
@@ -143,8 +140,8 @@ export function pairedSaturationRatio(
   denominator: TargetName,
   value: (r: RunRecord) => number | undefined = (r) => r.load.rps,
 ): PairedRatio | undefined {
-  const top = saturationRuns(numerator, mode);
-  const bottom = saturationRuns(denominator, mode);
+  const top = phaseRuns('saturation', numerator, mode);
+  const bottom = phaseRuns('saturation', denominator, mode);
   const perRound: number[] = [];
   for (const t of top) {
     const b = bottom.find((r) => r.round === t.round);
@@ -155,14 +152,6 @@ export function pairedSaturationRatio(
   return perRound.length ? { median: median(perRound), perRound } : undefined;
 }
 
-/** Every target and mode that has saturation runs, modes outer, for last.json. */
 export function allSaturationSummaries(): SaturationSummary[] {
-  const out: SaturationSummary[] = [];
-  for (const mode of MODES) {
-    for (const target of TARGET_NAMES) {
-      const s = saturationSummary(target, mode);
-      if (s) out.push(s);
-    }
-  }
-  return out;
+  return everyTargetAndMode(saturationSummary);
 }
