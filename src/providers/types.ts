@@ -1,72 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../core/chat.ts';
+import { type HttpCall, UpstreamError, type UpstreamFailure } from '../core/upstream.ts';
 import type { ImageLoader } from './shared/images.ts';
 
-/** A native HTTP request, ready to send. Adapters build these; only the transport sends them. */
-export interface HttpCall {
-  method: 'POST' | 'GET';
-  url: string;
-  headers: Record<string, string>;
-  body?: string | Uint8Array;
-}
-
-/** Why an upstream attempt failed, classified so routing can decide whether to try elsewhere. */
-export type FailureKind =
-  | 'throttled' // 429 / quota: try another deployment, remember retry-after
-  | 'overloaded' // 503 / 529: try another deployment
-  | 'server' // other 5xx
-  | 'connection' // refused, reset, DNS
-  | 'timeout' // connect, first byte, idle or total deadline
-  | 'auth' // the gateway's own credential was refused: a configuration problem at this deployment
-  | 'not_found' // deployment or model missing at this provider: a configuration problem
-  | 'client' // the request itself is bad: retrying elsewhere would fail the same way
-  | 'content_filter' // the cloud's safety system refused the prompt
-  | 'protocol'; // the upstream answered something we could not understand, or cut its stream
-
-/**
- * Whether another deployment may serve after a failure of this kind. Only the request's own fault
- * (a client error, a content filter) stops the search; everything else is the deployment's.
- */
-export const RETRYABLE_KINDS: Readonly<Record<FailureKind, boolean>> = {
-  throttled: true,
-  overloaded: true,
-  server: true,
-  connection: true,
-  timeout: true,
-  auth: true,
-  not_found: true,
-  protocol: true,
-  client: false,
-  content_filter: false,
-};
-
-/** What the client sees when an upstream client error is passed through. */
-export interface ClientFacingError {
-  message: string;
-  type: string | null;
-  param: string | null;
-  code: string | null;
-  extra?: Record<string, unknown>;
-}
-
-export interface UpstreamFailure {
-  kind: FailureKind;
-  retryable: boolean;
-  status?: number;
-  retryAfterMs?: number;
-  /** Short, redacted, for logs and the attempt list in a 5xx message. */
-  message: string;
-  clientError?: ClientFacingError;
-}
-
-export class UpstreamError extends Error {
-  readonly failure: UpstreamFailure;
-  constructor(failure: UpstreamFailure) {
-    super(failure.message);
-    this.name = 'UpstreamError';
-    this.failure = failure;
-  }
-}
+export {
+  type ClientFacingError,
+  type FailureKind,
+  type HttpCall,
+  RETRYABLE_KINDS,
+  UpstreamError,
+  type UpstreamFailure,
+} from '../core/upstream.ts';
 
 /**
  * The gateway's own credential for a provider could not be had (token endpoint down, key file

@@ -1,5 +1,5 @@
 import { GatewayError } from '../core/errors.ts';
-import { type FailureKind, type HttpCall, UpstreamError, type UpstreamFailure } from '../providers/types.ts';
+import { type FailureKind, type HttpCall, UpstreamError, type UpstreamFailure } from '../core/upstream.ts';
 import type { HealthTracker } from '../routing/health.ts';
 import type { Deployment, LogicalModel, Plan } from '../routing/types.ts';
 import { failureFromTransportError, type Transport, type UpstreamResponse } from '../transport/http.ts';

@@ -1,4 +1,4 @@
-import type { FailureKind } from '../providers/types.ts';
+import type { FailureKind } from '../core/upstream.ts';
 import type { DeploymentHealthView } from './types.ts';
 
 export interface BreakerSettings {

@@ -1,12 +1,13 @@
 import type { ChatEvent, ChatRequest } from '../core/chat.ts';
 import { GatewayError } from '../core/errors.ts';
 import { tryParseJson } from '../core/json.ts';
+import { UpstreamError } from '../core/upstream.ts';
 import { type CompletionMeta, collectCompletion } from '../egress/openai/chat-completion.ts';
 import { ChatChunkEncoder } from '../egress/openai/chat-stream.ts';
 import { sseErrorFrame } from '../egress/openai/errors.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import type { Principal } from '../identity/keys.ts';
-import { type ChatStreamDecoder, UpstreamError } from '../providers/types.ts';
+import type { ChatStreamDecoder } from '../providers/types.ts';
 import { type AbortCause, runAttempts, type ServedAttempt } from '../resilience/attempts.ts';
 import { failureFromTransportError } from '../transport/http.ts';
 import { BatchedWriter, contractHeaders, type Exchange, sendJson } from './exchange.ts';

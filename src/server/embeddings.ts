@@ -1,10 +1,10 @@
 import type { EmbeddingRequest, EmbeddingResult } from '../core/chat.ts';
 import { GatewayError } from '../core/errors.ts';
 import { tryParseJson } from '../core/json.ts';
+import { UpstreamError } from '../core/upstream.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import type { Principal } from '../identity/keys.ts';
 import { float32ToBase64 } from '../providers/openai/embeddings.ts';
-import { UpstreamError } from '../providers/types.ts';
 import { runAttempts } from '../resilience/attempts.ts';
 import { type Exchange, sendJson } from './exchange.ts';
 import { openRequestScope, resolveModel, sendClassified, settleAttempts } from './scope.ts';

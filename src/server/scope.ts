@@ -1,7 +1,8 @@
 import { GatewayError } from '../core/errors.ts';
+import { type HttpCall, UpstreamError } from '../core/upstream.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import { mayUseModel, type Principal } from '../identity/keys.ts';
-import { type HttpCall, type Provider, UpstreamError } from '../providers/types.ts';
+import type { Provider } from '../providers/types.ts';
 import type {
   AbortCause,
   AttemptContext,

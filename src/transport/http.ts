@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { finished, Readable } from 'node:stream';
 import { Agent, type Dispatcher, errors } from 'undici';
-import { type HttpCall, UpstreamError, type UpstreamFailure } from '../providers/types.ts';
+import { type HttpCall, UpstreamError, type UpstreamFailure } from '../core/upstream.ts';
 
 /**
  * An upstream response body: a byte stream read with `for await` (pulling only when the client has
