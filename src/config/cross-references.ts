@@ -1,6 +1,6 @@
 /**
  * Checks that span several parts of the document: unique ids and names, and every reference
- * (deployment → provider, key → team, key → models, boundary → providers) pointing at something
+ * (deployment → provider, key → team, key and team → models, boundary → providers) pointing at something
  * that exists. Runs on the interpolated tree even when the schema found problems, reading it
  * defensively, so one `check` run reports everything.
  */
@@ -47,18 +47,27 @@ export function checkCrossReferences(tree: unknown, redactor: Redactor): PathPro
     }
   }
   for (const [i, team] of teams) {
+    checkModels(['teams', i, 'models'], team.models, modelNames, reference);
     checkBoundary(['teams', i, 'boundary'], team.boundary, providerIds, reference);
   }
   for (const [i, key] of keys) {
     reference(['keys', i, 'team'], key.team, 'team', teamNames);
-    if (Array.isArray(key.models)) {
-      key.models.forEach((name, j) => {
-        reference(['keys', i, 'models', j], name, 'model', modelNames);
-      });
-    }
+    checkModels(['keys', i, 'models'], key.models, modelNames, reference);
     checkBoundary(['keys', i, 'boundary'], key.boundary, providerIds, reference);
   }
   return problems;
+}
+
+function checkModels(
+  path: PathSegment[],
+  models: unknown,
+  modelNames: Names,
+  reference: (path: PathSegment[], value: unknown, what: string, known: Names) => void,
+): void {
+  if (!Array.isArray(models)) return;
+  models.forEach((name, j) => {
+    reference([...path, j], name, 'model', modelNames);
+  });
 }
 
 function checkBoundary(

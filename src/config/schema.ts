@@ -82,18 +82,37 @@ const budgetPeriodSchema = z.enum(BUDGET_PERIODS);
 /** How image URLs in user messages are fetched for clouds that need the bytes (Bedrock, Gemini). */
 export const imageFetchSchema = z.strictObject({
   enabled: bool().default(true),
+  /** Largest single image (fetched, or decoded from a data URL). */
   maxBytes: positiveInt().default(20 * 1024 * 1024),
   timeoutMs: positiveInt().default(10_000),
   /** Loopback, private and link-local addresses are refused unless allowed: the gateway is no SSRF proxy. */
   allowPrivateNetworks: bool().default(false),
+  /** Most images one request may carry (URLs and data URLs alike). */
+  maxImages: positiveInt().default(20),
+  /** Most image bytes one request may need in all. */
+  maxTotalBytes: positiveInt().default(50 * 1024 * 1024),
+  /** Images of one request fetched at the same time. */
+  concurrency: positiveInt().default(4),
+  /** Ports an image URL may name (the scheme's default port counts as 80 or 443). */
+  allowedPorts: z
+    .array(z.preprocess(coerceNumericString, z.number().int().min(1).max(65535)))
+    .default([80, 443]),
 });
 
 export const serverSchema = z.strictObject({
   host: nonEmpty().default('127.0.0.1'),
   port: z.preprocess(coerceNumericString, z.number().int().min(0).max(65535)).default(8787),
   maxBodyBytes: positiveInt().default(33_554_432),
+  /** The whole request body must arrive within this long, and never go silent for longer. Else 408. */
+  bodyTimeoutMs: positiveInt().default(30_000),
+  /** Requests handled at once; beyond it new requests get 503 with retry-after. */
+  maxInFlight: positiveInt().default(4096),
+  /** After SIGTERM, keep accepting and serving this long (readiness already 503), then drain. */
+  drainDelayMs: int(0).default(0),
   shutdownGraceMs: int(0).default(10_000),
   metricsAuth: bool().default(false),
+  /** Most inputs one embeddings request may carry (OpenAI's own limit is 2048). */
+  maxEmbeddingInputs: positiveInt().default(2048),
   imageFetch: imageFetchSchema.prefault({}),
 });
 
@@ -106,9 +125,14 @@ const timeoutsShape = {
 const retryShape = {
   maxAttempts: positiveInt(),
   budgetPercent: z.preprocess(coerceNumericString, z.number().min(0).max(100)),
+  /** Base of the exponential backoff (full jitter) before the same deployment is tried again. */
+  backoffMs: int(0),
 };
 const circuitBreakerShape = {
   failureThreshold: positiveInt(),
+  failureRatePercent: z.preprocess(coerceNumericString, z.number().min(1).max(100)),
+  minimumRequests: positiveInt(),
+  windowMs: positiveInt(),
   cooldownMs: int(0),
 };
 
@@ -125,11 +149,15 @@ export const routingSchema = z.strictObject({
     .strictObject({
       maxAttempts: retryShape.maxAttempts.default(3),
       budgetPercent: retryShape.budgetPercent.default(20),
+      backoffMs: retryShape.backoffMs.default(200),
     })
     .prefault({}),
   circuitBreaker: z
     .strictObject({
       failureThreshold: circuitBreakerShape.failureThreshold.default(5),
+      failureRatePercent: circuitBreakerShape.failureRatePercent.default(50),
+      minimumRequests: circuitBreakerShape.minimumRequests.default(20),
+      windowMs: circuitBreakerShape.windowMs.default(30_000),
       cooldownMs: circuitBreakerShape.cooldownMs.default(30_000),
     })
     .prefault({}),
@@ -157,11 +185,45 @@ export const boundarySchema = z.strictObject({
   tags: z.array(nonEmpty()).optional(),
 });
 
+/** USD per million tokens. */
 export const priceSchema = z.strictObject({
   input: nonNegative(),
   output: nonNegative(),
+  /** Prompt tokens read from a cache; default: the input price. */
   cachedInput: nonNegative().optional(),
+  /** Prompt tokens written to a cache; default: the input price. */
+  cacheWrite: nonNegative().optional(),
 });
+
+/**
+ * Committed capacity at a provider: a spend commitment (`usd` per `period`) or provisioned
+ * throughput (`tpm`, tokens per minute, e.g. Azure PTU or Bedrock provisioned throughput).
+ */
+export const commitmentSchema = z
+  .strictObject({
+    usd: nonNegative().optional(),
+    tpm: positiveInt().optional(),
+    period: budgetPeriodSchema.default('month'),
+  })
+  .superRefine(
+    (c, ctx) => {
+      if (typeof c !== 'object' || c === null) return;
+      if ((c.usd === undefined) === (c.tpm === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [],
+          message: 'give exactly one of usd (spend) or tpm (provisioned tokens per minute)',
+        });
+      }
+    },
+    { when: () => true },
+  );
+
+/** An ISO 8601 time ("2027-01-31T00:00:00Z"), kept as epoch milliseconds. */
+const isoTime = () =>
+  z.string().refine((v) => /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v)), {
+    error: 'expected an ISO 8601 time such as 2027-01-31T00:00:00Z',
+  });
 
 const providerIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, {
   error: 'expected 1-64 characters from A-Z a-z 0-9 . _ -',
@@ -175,7 +237,7 @@ function providerShape<T extends (typeof PROVIDER_TYPES)[number]>(type: T, regio
     region: regionRequired ? nonEmpty() : nonEmpty().default('global'),
     endpoint: httpUrl().optional(),
     tags: z.array(nonEmpty()).default([]),
-    commitment: z.strictObject({ usd: nonNegative(), period: budgetPeriodSchema }).optional(),
+    commitment: commitmentSchema.optional(),
     /** Extra headers sent upstream on every call (values may be credentials: never echoed). */
     headers: z.record(z.string(), z.string()).optional(),
   };
@@ -340,6 +402,8 @@ export const modelSchema = z.strictObject({
 
 export const teamSchema = z.strictObject({
   name: nonEmpty(),
+  /** Allowed model names for every key of the team; absent means all. */
+  models: z.array(nonEmpty()).optional(),
   rpm: positiveInt().optional(),
   tpm: positiveInt().optional(),
   budget: budgetSchema.optional(),
@@ -356,6 +420,8 @@ export const keySchema = z.strictObject({
   tpm: positiveInt().optional(),
   budget: budgetSchema.optional(),
   boundary: boundarySchema.optional(),
+  /** The key is refused from this time on. */
+  expiresAt: isoTime().optional(),
 });
 
 const storageSchema = z
@@ -364,6 +430,33 @@ const storageSchema = z
     error: 'expected memory, sqlite:<path> or postgres://user@host:5432/db',
   })
   .default('sqlite:./data/switchyard.db');
+
+/** The request log: one record per request, written in batches off the request path. */
+export const loggingSchema = z.strictObject({
+  /** Keep prompt and completion bodies in the request log (off: only metadata is kept). */
+  bodies: bool().default(false),
+  /** Records older than this are deleted by a periodic job. */
+  retentionDays: positiveInt().default(30),
+  /** Records waiting to be written; beyond it new records are dropped and counted. */
+  queueSize: positiveInt().default(10_000),
+  /** A batch is written when it has this many records ... */
+  batchSize: positiveInt().default(500),
+  /** ... or when its oldest record has waited this long. */
+  flushMs: positiveInt().default(1000),
+});
+
+export const telemetrySchema = z.strictObject({
+  /** OTLP/HTTP collector base URL (traces go to `{otlpEndpoint}/v1/traces`); absent: tracing off. */
+  otlpEndpoint: httpUrl().optional(),
+  serviceName: nonEmpty().default('switchyard'),
+  /** Extra headers for the collector (values may be credentials: never echoed). */
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+export const alertsSchema = z.strictObject({
+  /** Budget alerts (50/80/100%) are POSTed here as JSON, retried, never blocking requests. */
+  webhook: httpUrl().optional(),
+});
 
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
@@ -375,6 +468,9 @@ export const configSchema = z.strictObject({
     .optional(),
   /** Bearer for `/admin/*`; absent: the admin API refuses every request. */
   adminKey: optionalSecret(),
+  logging: loggingSchema.prefault({}),
+  telemetry: telemetrySchema.prefault({}),
+  alerts: alertsSchema.prefault({}),
   routing: routingSchema.prefault({}),
   providers: z.array(providerSchema).min(1),
   models: z.array(modelSchema).min(1),
@@ -428,3 +524,7 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   if (!value) return {};
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+export type LoggingConfig = z.output<typeof loggingSchema>;
+export type TelemetryConfig = z.output<typeof telemetrySchema>;
+export type AlertsConfig = z.output<typeof alertsSchema>;
+export type CommitmentConfig = z.output<typeof commitmentSchema>;

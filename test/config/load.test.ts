@@ -41,16 +41,44 @@ describe('the contract example', () => {
       host: '127.0.0.1',
       port: 8787,
       maxBodyBytes: 33554432,
+      bodyTimeoutMs: 30000,
+      maxInFlight: 4096,
+      drainDelayMs: 0,
       shutdownGraceMs: 10000,
       metricsAuth: false,
-      imageFetch: { enabled: true, maxBytes: 20971520, timeoutMs: 10000, allowPrivateNetworks: false },
+      maxEmbeddingInputs: 2048,
+      imageFetch: {
+        enabled: true,
+        maxBytes: 20971520,
+        timeoutMs: 10000,
+        allowPrivateNetworks: false,
+        maxImages: 20,
+        maxTotalBytes: 52428800,
+        concurrency: 4,
+        allowedPorts: [80, 443],
+      },
     });
+    assert.deepEqual(config.logging, {
+      bodies: false,
+      retentionDays: 30,
+      queueSize: 10000,
+      batchSize: 500,
+      flushMs: 1000,
+    });
+    assert.deepEqual(config.telemetry, { otlpEndpoint: 'http://127.0.0.1:4318', serviceName: 'switchyard' });
+    assert.deepEqual(config.alerts, { webhook: 'https://hooks.example.com/switchyard' });
     assert.equal(config.redis, 'redis://127.0.0.1:6379');
     assert.equal(config.adminKey, CONTRACT_ENV.SWITCHYARD_ADMIN_KEY);
     assert.deepEqual(config.routing, {
       timeouts: { connectMs: 2000, firstByteMs: 60000, idleMs: 30000, totalMs: 600000 },
-      retry: { maxAttempts: 3, budgetPercent: 20 },
-      circuitBreaker: { failureThreshold: 5, cooldownMs: 30000 },
+      retry: { maxAttempts: 3, budgetPercent: 20, backoffMs: 200 },
+      circuitBreaker: {
+        failureThreshold: 5,
+        failureRatePercent: 50,
+        minimumRequests: 20,
+        windowMs: 30000,
+        cooldownMs: 30000,
+      },
     });
     assert.deepEqual(
       config.providers.map((p) => [p.id, p.type, p.region]),
@@ -149,10 +177,32 @@ describe('defaults', () => {
       host: '127.0.0.1',
       port: 8787,
       maxBodyBytes: 33554432,
+      bodyTimeoutMs: 30000,
+      maxInFlight: 4096,
+      drainDelayMs: 0,
       shutdownGraceMs: 10000,
       metricsAuth: false,
-      imageFetch: { enabled: true, maxBytes: 20971520, timeoutMs: 10000, allowPrivateNetworks: false },
+      maxEmbeddingInputs: 2048,
+      imageFetch: {
+        enabled: true,
+        maxBytes: 20971520,
+        timeoutMs: 10000,
+        allowPrivateNetworks: false,
+        maxImages: 20,
+        maxTotalBytes: 52428800,
+        concurrency: 4,
+        allowedPorts: [80, 443],
+      },
     });
+    assert.deepEqual(config.logging, {
+      bodies: false,
+      retentionDays: 30,
+      queueSize: 10000,
+      batchSize: 500,
+      flushMs: 1000,
+    });
+    assert.deepEqual(config.telemetry, { serviceName: 'switchyard' });
+    assert.deepEqual(config.alerts, {});
     assert.equal(config.storage, 'sqlite:/etc/switchyard/data/switchyard.db');
     assert.equal(config.adminKey, undefined);
     assert.equal(config.routing.retry.maxAttempts, 3);
@@ -172,7 +222,7 @@ describe('defaults', () => {
 
   it('keep partial sections partial: one routing value does not drop the others', () => {
     const config = parseConfigText(`${MINIMAL}routing: { retry: { maxAttempts: 5 } }\n`, FILE, {});
-    assert.deepEqual(config.routing.retry, { maxAttempts: 5, budgetPercent: 20 });
+    assert.deepEqual(config.routing.retry, { maxAttempts: 5, budgetPercent: 20, backoffMs: 200 });
     assert.equal(config.routing.timeouts.totalMs, 600000);
   });
 

@@ -13,8 +13,14 @@ import type { Transport, UpstreamResponse } from '../../src/transport/http.ts';
 
 const ROUTING: RoutingSettings = {
   timeouts: { connectMs: 1000, firstByteMs: 60_000, idleMs: 60_000, totalMs: 600_000 },
-  retry: { maxAttempts: 3, budgetPercent: 100 },
-  circuitBreaker: { failureThreshold: 1, cooldownMs: 1000 },
+  retry: { maxAttempts: 3, budgetPercent: 100, backoffMs: 0 },
+  circuitBreaker: {
+    failureThreshold: 1,
+    failureRatePercent: 100,
+    minimumRequests: 1000,
+    windowMs: 30_000,
+    cooldownMs: 1000,
+  },
 };
 
 function provider(id: string): Provider {

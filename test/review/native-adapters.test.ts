@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { imageFetchSchema } from '../../src/config/schema.ts';
 import type { ChatMessage, ChatRequest } from '../../src/core/chat.ts';
 import { GatewayError } from '../../src/core/errors.ts';
 import { modelTraits } from '../../src/providers/anthropic/catalog.ts';
@@ -509,12 +510,9 @@ describe('review: Anthropic encoding and decoding', () => {
 
 describe('review: shared image loading', () => {
   it('an http URL that does not parse is a 400 naming the part, not a TypeError', async () => {
-    const load = createImageLoader({
-      enabled: true,
-      maxBytes: 1024,
-      timeoutMs: 1000,
-      allowPrivateNetworks: false,
-    });
+    const load = createImageLoader(
+      imageFetchSchema.parse({ enabled: true, maxBytes: 1024, timeoutMs: 1000 }),
+    );
     await assert.rejects(
       load('http://', 'messages[0].content[0].image_url'),
       (err: unknown) =>

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { imageFetchSchema } from '../../src/config/schema.ts';
 import type { ChatEvent } from '../../src/core/chat.ts';
 import { GatewayError } from '../../src/core/errors.ts';
 import { createImageLoader } from '../../src/providers/shared/images.ts';
@@ -156,11 +157,8 @@ export function assertInvalid(
 
 /** A provider context for adapters under test: images from data URLs only, no environment. */
 export const TEST_PROVIDER_CONTEXT: ProviderContext = {
-  loadImage: createImageLoader({
-    enabled: false,
-    maxBytes: 1024 * 1024,
-    timeoutMs: 1000,
-    allowPrivateNetworks: false,
-  }),
+  loadImage: createImageLoader(
+    imageFetchSchema.parse({ enabled: false, maxBytes: 1024 * 1024, timeoutMs: 1000 }),
+  ),
   env: {},
 };

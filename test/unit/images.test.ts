@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { ImageFetchConfig } from '../../src/config/schema.ts';
+import { type ImageFetchConfig, imageFetchSchema } from '../../src/config/schema.ts';
 import { GatewayError } from '../../src/core/errors.ts';
 import {
   createImageLoader,
@@ -16,13 +16,14 @@ const PNG = Buffer.from(
   'base64',
 );
 const PARAM = 'messages[0].content[1].image_url';
-const config = (over: Partial<ImageFetchConfig> = {}): ImageFetchConfig => ({
-  enabled: true,
-  maxBytes: 1024,
-  timeoutMs: 500,
-  allowPrivateNetworks: true,
-  ...over,
-});
+const config = (over: Partial<ImageFetchConfig> = {}): ImageFetchConfig =>
+  imageFetchSchema.parse({
+    enabled: true,
+    maxBytes: 1024,
+    timeoutMs: 500,
+    allowPrivateNetworks: true,
+    ...over,
+  });
 
 async function refusal(promise: Promise<unknown>): Promise<GatewayError> {
   try {

@@ -31,8 +31,14 @@ function deployment(providerId: string, model: string, priority: number): Deploy
 
 const ROUTING: RoutingSettings = {
   timeouts: { connectMs: 2000, firstByteMs: 60_000, idleMs: 30_000, totalMs: 600_000 },
-  retry: { maxAttempts: 3, budgetPercent: 20 },
-  circuitBreaker: { failureThreshold: 3, cooldownMs: 30_000 },
+  retry: { maxAttempts: 3, budgetPercent: 20, backoffMs: 0 },
+  circuitBreaker: {
+    failureThreshold: 3,
+    failureRatePercent: 100,
+    minimumRequests: 1000,
+    windowMs: 30_000,
+    cooldownMs: 30_000,
+  },
 };
 
 function model(deployments: Deployment[]): LogicalModel {
