@@ -22,7 +22,15 @@ export type FailureKind =
   | 'not_found' // deployment or model missing at this provider: a configuration problem
   | 'client' // the request itself is bad: retrying elsewhere would fail the same way
   | 'content_filter' // the cloud's safety system refused the prompt
-  | 'protocol'; // the upstream answered something we could not understand, or cut its stream
+  | 'protocol' // the upstream answered something we could not understand, or cut its stream
+  /**
+   * The model, not the cloud, failed: it produced output its own cloud calls invalid (Gemini
+   * MALFORMED_FUNCTION_CALL, Bedrock malformed_tool_use). Another deployment may well answer, and
+   * the deployment is healthy, so this kind never counts against its health.
+   */
+  | 'model_output'
+  /** A 3xx from a cloud endpoint: the deployment's endpoint is misconfigured, never the caller's fault. */
+  | 'redirect';
 
 /**
  * Whether another deployment may serve after a failure of this kind. Only the request's own fault
@@ -37,6 +45,8 @@ export const RETRYABLE_KINDS: Readonly<Record<FailureKind, boolean>> = {
   auth: true,
   not_found: true,
   protocol: true,
+  model_output: true,
+  redirect: true,
   client: false,
   content_filter: false,
 };
@@ -58,6 +68,23 @@ export interface UpstreamFailure {
   /** Short, redacted, for logs and the attempt list in a 5xx message. */
   message: string;
   clientError?: ClientFacingError;
+}
+
+/**
+ * What a cloud said about its remaining capacity in the headers of an answer (OpenAI's
+ * `x-ratelimit-*`, Anthropic's `anthropic-ratelimit-*`). Every field is optional: a cloud sends
+ * some, none or all of them. Times are absolute (epoch milliseconds), so a signal stays true after
+ * the answer that carried it.
+ */
+export interface CapacitySignal {
+  remainingRequests?: number;
+  remainingTokens?: number;
+  /** When the request allowance is full again. */
+  requestsResetAtMs?: number;
+  /** When the token allowance is full again. */
+  tokensResetAtMs?: number;
+  limitRequests?: number;
+  limitTokens?: number;
 }
 
 export class UpstreamError extends Error {
