@@ -3,7 +3,7 @@
  * (tool blocks only), contentBlockDelta (text or toolUse.input fragments), contentBlockStop,
  * messageStop (stopReason), metadata (usage, after messageStop). `:message-type: exception` frames
  * become UpstreamErrors of the matching kind. The stream is complete only once messageStop and
- * metadata have both arrived; `end()` throws otherwise.
+ * metadata have both arrived; `end()` throws otherwise. `start` is held until the first output.
  */
 
 import type { ChatEvent, ChatRequest } from '../../core/chat.ts';
@@ -96,14 +96,12 @@ class ConverseStreamDecoder implements ChatStreamDecoder {
       throw protocolError(`a ${frame.headers[':event-type'] ?? 'stream'} event is not a JSON object`);
     switch (frame.headers[':event-type']) {
       case 'messageStart':
-        this.#start();
+        // Nothing to show yet: `start` waits for the first output (see #emit).
         break;
       case 'contentBlockStart':
-        this.#start();
         this.#onBlockStart(payload);
         break;
       case 'contentBlockDelta':
-        this.#start();
         this.#onBlockDelta(payload);
         break;
       case 'contentBlockStop':
@@ -111,7 +109,7 @@ class ConverseStreamDecoder implements ChatStreamDecoder {
         break;
       case 'messageStop':
         this.#stopped = true;
-        this.#out.push({
+        this.#emit({
           type: 'finish',
           choice: 0,
           reason: mapStopReason(asString(payload.stopReason), this.#toolCalls),
@@ -120,17 +118,25 @@ class ConverseStreamDecoder implements ChatStreamDecoder {
       case 'metadata': {
         this.#metadata = true;
         const usage = decodeUsage(payload.usage);
-        if (usage) this.#out.push({ type: 'usage', usage });
+        if (usage) this.#emit({ type: 'usage', usage });
         break;
       }
       // Newer event types carry nothing Chat Completions can show.
     }
   }
 
-  #start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#out.push({ type: 'start' });
+  /**
+   * Queues an output event, preceded by `start` the first time. Bedrock sends `messageStart` before
+   * the model has produced anything, and a throttling or unavailable exception right after it is
+   * common; the gateway commits the response to its client at the first event, so holding `start`
+   * until real output keeps such a failure invisible (another deployment serves instead).
+   */
+  #emit(event: ChatEvent): void {
+    if (!this.#started) {
+      this.#started = true;
+      this.#out.push({ type: 'start' });
+    }
+    this.#out.push(event);
   }
 
   #onBlockStart(payload: JsonObject): void {
@@ -146,7 +152,7 @@ class ConverseStreamDecoder implements ChatStreamDecoder {
       const index = this.#toolCalls++;
       this.#blocks.set(at, { kind: 'tool', index, gotInput: false });
       const id = asString(toolUse.toolUseId) ?? `tooluse_${index}`;
-      this.#out.push({ type: 'tool_call_start', choice: 0, index, id, name });
+      this.#emit({ type: 'tool_call_start', choice: 0, index, id, name });
     }
   }
 
@@ -154,7 +160,7 @@ class ConverseStreamDecoder implements ChatStreamDecoder {
     const delta = asObject(payload.delta);
     const text = asString(delta?.text);
     if (text) {
-      this.#out.push({ type: 'text', choice: 0, text });
+      this.#emit({ type: 'text', choice: 0, text });
       return;
     }
     const toolUse = asObject(delta?.toolUse);
@@ -165,10 +171,10 @@ class ConverseStreamDecoder implements ChatStreamDecoder {
     if (input === '') return;
     if (block.kind === 'json') {
       block.gotInput = true;
-      this.#out.push({ type: 'text', choice: 0, text: input });
+      this.#emit({ type: 'text', choice: 0, text: input });
     } else if (block.kind === 'tool') {
       block.gotInput = true;
-      this.#out.push({ type: 'tool_call_delta', choice: 0, index: block.index, arguments: input });
+      this.#emit({ type: 'tool_call_delta', choice: 0, index: block.index, arguments: input });
     }
   }
 
@@ -176,8 +182,8 @@ class ConverseStreamDecoder implements ChatStreamDecoder {
     const block = this.#blocks.get(blockIndex(payload));
     // A call without arguments may send no input delta at all: its arguments are `{}`.
     if (!block || block.kind === 'dropped' || block.gotInput) return;
-    if (block.kind === 'json') this.#out.push({ type: 'text', choice: 0, text: '{}' });
-    else this.#out.push({ type: 'tool_call_delta', choice: 0, index: block.index, arguments: '{}' });
+    if (block.kind === 'json') this.#emit({ type: 'text', choice: 0, text: '{}' });
+    else this.#emit({ type: 'tool_call_delta', choice: 0, index: block.index, arguments: '{}' });
   }
 }
 

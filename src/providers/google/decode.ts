@@ -86,6 +86,12 @@ class ResponseDecoder {
   readonly #seen = new Set<number>();
   readonly #finished = new Set<number>();
   #blocked = false;
+  /**
+   * The first chunk's `start`, held until output goes with it: Google may open a stream with a
+   * chunk that has no answer in it (only usage, or a thought) and then fail with an error chunk.
+   * Until `start` goes out the gateway can still fail over without the client seeing anything.
+   */
+  #pendingStart: ChatEvent | undefined;
   usage: Usage | undefined;
 
   constructor(request: ChatRequest) {
@@ -107,7 +113,7 @@ class ResponseDecoder {
     if (!this.#started) {
       this.#started = true;
       this.#responseId = asString(body.responseId) ?? '';
-      out.push(startEvent(body));
+      this.#pendingStart = startEvent(body);
     }
     const usage = decodeUsage(body.usageMetadata);
     if (usage) this.usage = usage;
@@ -122,7 +128,16 @@ class ResponseDecoder {
       this.#blocked = true;
       out.push({ type: 'finish', choice: 0, reason: 'content_filter' });
     }
-    return out;
+    return this.withStart(out);
+  }
+
+  /** Puts the held `start` before the first events that carry output; never sends it alone. */
+  withStart(events: ChatEvent[]): ChatEvent[] {
+    if (events.length > 0 && this.#pendingStart) {
+      events.unshift(this.#pendingStart);
+      this.#pendingStart = undefined;
+    }
+    return events;
   }
 
   #onCandidate(candidate: JsonObject, choice: number, out: ChatEvent[]): void {
@@ -185,7 +200,7 @@ export function decodeGenerateContent(value: unknown, request: ChatRequest): Cha
     }
   });
   if (decoder.usage) events.push({ type: 'usage', usage: decoder.usage });
-  return events;
+  return decoder.withStart(events);
 }
 
 /** Incremental decoder of a `streamGenerateContent?alt=sse` body. */
@@ -199,7 +214,7 @@ export function createGenerateContentStreamDecoder(request: ChatRequest): ChatSt
     },
     onEnd(out) {
       if (!state.complete) throw protocolError('the stream ended before a chunk carried its finishReason');
-      if (state.usage) out.push({ type: 'usage', usage: state.usage });
+      if (state.usage) out.push(...state.withStart([{ type: 'usage', usage: state.usage }]));
     },
   });
 }
