@@ -129,7 +129,7 @@ describe('decodeConverseResponse', () => {
     }
     assert.throws(
       () => finish('malformed_tool_use'),
-      (err: unknown) => err instanceof UpstreamError && err.failure.kind === 'server',
+      (err: unknown) => err instanceof UpstreamError && err.failure.kind === 'model_output',
     );
   });
 

@@ -6,14 +6,24 @@
 
 import type { ChatEvent, ChatRequest, FinishReason, Usage } from '../../core/chat.ts';
 import { asArray, asNumber, asObject, asString } from '../../core/json.ts';
+import { modelOutputError } from '../shared/model-output.ts';
 import { UpstreamError } from '../types.ts';
 import { jsonToolName } from './encode.ts';
 
+/** stopReasons that say the model produced output Bedrock could not use (section 7.1). */
+const MODEL_OUTPUT_FAILURES: Readonly<Record<string, string>> = {
+  malformed_model_output: 'produced output Bedrock could not parse',
+  malformed_tool_use: 'produced a malformed tool call',
+};
+
 /**
  * Bedrock stopReason → OpenAI finish_reason. `tool_use` after only the JSON tool is a plain answer
- * (`stop`); `malformed_*` fits no OpenAI reason and fails the attempt (another deployment may do better).
+ * (`stop`); `malformed_*` fits no OpenAI reason and fails the attempt with a `model_output`
+ * failure: another deployment may do better, and this one is not unhealthy for it.
  */
 export function mapStopReason(reason: string | undefined, toolCalls: number): FinishReason {
+  const failure = reason === undefined ? undefined : MODEL_OUTPUT_FAILURES[reason];
+  if (failure !== undefined) throw modelOutputError(failure, `Bedrock stopReason ${reason}`);
   switch (reason) {
     case 'max_tokens':
     case 'model_context_window_exceeded':
@@ -21,13 +31,6 @@ export function mapStopReason(reason: string | undefined, toolCalls: number): Fi
     case 'guardrail_intervened':
     case 'content_filtered':
       return 'content_filter';
-    case 'malformed_model_output':
-    case 'malformed_tool_use':
-      throw new UpstreamError({
-        kind: 'server',
-        retryable: true,
-        message: `Bedrock stopped with ${reason}: the model produced output it could not parse`,
-      });
     default:
       // end_turn, stop_sequence, tool_use and anything newer: tool calls decide.
       return toolCalls > 0 ? 'tool_calls' : 'stop';

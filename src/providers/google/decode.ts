@@ -1,5 +1,6 @@
 import type { ChatEvent, ChatRequest, FinishReason, Usage } from '../../core/chat.ts';
 import { asArray, asNumber, asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
+import { modelOutputError } from '../shared/model-output.ts';
 import { createSseChatDecoder, protocolError } from '../shared/sse-decoder.ts';
 import { type ChatStreamDecoder, UpstreamError } from '../types.ts';
 import { failureFromGoogleError } from './errors.ts';
@@ -24,24 +25,28 @@ const CONTENT_FILTER = new Set([
   'IMAGE_RECITATION',
 ]);
 
-/** Reasons that mean the model's tool use went wrong: no OpenAI finish reason says that. */
-const FAILED_TOOL_USE = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL', 'TOO_MANY_TOOL_CALLS']);
+/**
+ * Reasons that say the model produced bad output (section 7.1): no OpenAI finish reason says that.
+ * Each names what went wrong for the attempt list a client may see.
+ */
+const MODEL_OUTPUT_FAILURES: Readonly<Record<string, string>> = {
+  MALFORMED_FUNCTION_CALL: 'produced a malformed function call',
+  UNEXPECTED_TOOL_CALL: 'called a tool that the request did not enable',
+  TOO_MANY_TOOL_CALLS: 'called too many tools in a row',
+  MALFORMED_RESPONSE: 'produced a malformed response',
+};
 
 /**
  * Gemini finish reason → OpenAI's (section 7.1). There is no tool-call reason: STOP after
- * functionCall parts is `tool_calls` (pitfall 14). Failed tool use throws (retryable): answering
- * `stop` with nothing in it would hide the failure.
+ * functionCall parts is `tool_calls` (pitfall 14). Bad model output throws a `model_output`
+ * failure (retryable, and not held against the deployment's health).
  */
 export function mapFinishReason(reason: string, calledTools: boolean): FinishReason {
-  if (reason === 'MAX_TOKENS') return 'length';
+  // CONTINUATION: the per-request token limit cut the answer, as MAX_TOKENS does.
+  if (reason === 'MAX_TOKENS' || reason === 'CONTINUATION') return 'length';
   if (CONTENT_FILTER.has(reason)) return 'content_filter';
-  if (FAILED_TOOL_USE.has(reason)) {
-    throw new UpstreamError({
-      kind: 'server',
-      retryable: true,
-      message: `the model ended its answer with ${reason}`,
-    });
-  }
+  const failure = MODEL_OUTPUT_FAILURES[reason];
+  if (failure !== undefined) throw modelOutputError(failure, `Gemini finishReason ${reason}`);
   // STOP, OTHER, FINISH_REASON_UNSPECIFIED, NO_IMAGE, IMAGE_OTHER and reasons newer than this code.
   return calledTools ? 'tool_calls' : 'stop';
 }
