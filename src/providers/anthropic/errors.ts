@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
 import { retryAfterMsFromHeaders } from '../retry-after.ts';
+import { isRedirect, kindForHttpStatus, redirectFailure } from '../shared/status.ts';
 import { type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 /** Longest upstream message we keep: enough to diagnose, short enough for a log line. */
@@ -21,17 +22,10 @@ const KIND_BY_TYPE: Record<string, FailureKind> = {
   overloaded_error: 'overloaded',
 };
 
-/** For bodies without a known type (a proxy's HTML page, an unknown future type). */
+/** For bodies without a known type (a proxy's HTML page, an unknown future type): the shared table. */
 function kindForStatus(status: number): FailureKind {
-  if (status === 429) return 'throttled';
-  if (status === 401 || status === 402 || status === 403) return 'auth';
-  if (status === 404) return 'not_found';
-  if (status === 408 || status === 504) return 'timeout';
-  if (status === 503 || status === 529) return 'overloaded';
-  if (status >= 500) return 'server';
-  if (status >= 400) return 'client';
   // An error inside a 200 stream whose type we do not know: assume the cloud's side failed.
-  return 'server';
+  return status >= 300 ? kindForHttpStatus(status) : 'server';
 }
 
 /**
@@ -66,6 +60,7 @@ export function classifyAnthropicError(
   headers: IncomingHttpHeaders,
   bodyText: string,
 ): UpstreamFailure {
+  if (isRedirect(status)) return redirectFailure(status, headers);
   const failure = failureFromAnthropicError(asObject(tryParseJson(bodyText)), status);
   const retryAfterMs = retryAfterMsFromHeaders(headers);
   if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asObject, asString, tryParseJson } from '../../core/json.ts';
 import { retryAfterMsFromHeaders } from '../retry-after.ts';
+import { isRedirect, kindForHttpStatus, redirectFailure } from '../shared/status.ts';
 import { type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 const MAX_MESSAGE = 500;
@@ -41,16 +42,6 @@ const KINDS: Record<string, FailureKind> = {
  */
 const MISCONFIGURED_MODEL = [/model identifier is invalid/i, /on-demand throughput isn.t supported/i];
 
-function kindForStatus(status: number): FailureKind {
-  if (status === 429) return 'throttled';
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 404) return 'not_found';
-  if (status === 408) return 'timeout';
-  if (status === 503) return 'overloaded';
-  if (status >= 500 || status === 424) return 'server';
-  return 'client';
-}
-
 /** `ThrottlingException:http://internal.amazon.com/coral/...` or `com.amazon.coral#ThrottlingException` → the name. */
 export function errorTypeName(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
@@ -71,7 +62,7 @@ export function bedrockFailure(
 ): UpstreamFailure {
   // InvalidSignatureException quotes the expected canonical request, which holds the session token.
   const message = rawMessage.split('\n\nThe Canonical String')[0]!.slice(0, MAX_MESSAGE);
-  let kind = (name && KINDS[name.toLowerCase()]) || (status > 0 ? kindForStatus(status) : 'server');
+  let kind = (name && KINDS[name.toLowerCase()]) || (status > 0 ? kindForHttpStatus(status) : 'server');
   if (kind === 'client' && MISCONFIGURED_MODEL.some((re) => re.test(message))) kind = 'not_found';
   const failure: UpstreamFailure = {
     kind,
@@ -90,6 +81,7 @@ export function classifyBedrockError(
   headers: IncomingHttpHeaders,
   bodyText: string,
 ): UpstreamFailure {
+  if (isRedirect(status)) return redirectFailure(status, headers);
   const body = asObject(tryParseJson(bodyText));
   const name =
     errorTypeName(header(headers, 'x-amzn-errortype')) ??

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asArray, asNumber, asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
 import { retryAfterMsFromHeaders } from '../retry-after.ts';
+import { isRedirect, kindForHttpStatus, redirectFailure } from '../shared/status.ts';
 import { type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 /**
@@ -42,16 +43,6 @@ const AUTH_REASONS = new Set([
   'API_KEY_SERVICE_BLOCKED',
   'SERVICE_DISABLED',
 ]);
-
-function kindForHttpStatus(status: number): FailureKind {
-  if (status === 429) return 'throttled';
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 404) return 'not_found';
-  if (status === 408 || status === 504) return 'timeout';
-  if (status === 503) return 'overloaded';
-  if (status >= 500) return 'server';
-  return 'client';
-}
 
 /** `"34.4s"` (google.protobuf.Duration in JSON) → milliseconds. */
 export function durationToMs(value: unknown): number | undefined {
@@ -100,6 +91,7 @@ export function classifyGoogleError(
   headers: IncomingHttpHeaders,
   bodyText: string,
 ): UpstreamFailure {
+  if (isRedirect(status)) return redirectFailure(status, headers);
   const parsed = tryParseJson(bodyText);
   // streamGenerateContent without alt=sse wraps errors in an array: `[{"error": {...}}]`.
   const body = asObject(Array.isArray(parsed) ? parsed[0] : parsed);

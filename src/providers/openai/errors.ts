@@ -1,20 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { asObject, asString, type JsonObject, tryParseJson } from '../../core/json.ts';
 import { retryAfterMsFromHeaders } from '../retry-after.ts';
+import { isRedirect, kindForHttpStatus, redirectFailure } from '../shared/status.ts';
 import { type ClientFacingError, type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 /** Longest upstream message we keep: enough to diagnose, short enough for a log line. */
 const MAX_MESSAGE = 500;
 
+/** The shared status table, refined by the one body code that says more: a content-filter refusal. */
 function kindForStatus(status: number, code: string | undefined): FailureKind {
   if (code === 'content_filter') return 'content_filter';
-  if (status === 429) return 'throttled';
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 404) return 'not_found';
-  if (status === 408) return 'timeout';
-  if (status === 503 || status === 529) return 'overloaded';
-  if (status >= 500) return 'server';
-  return 'client';
+  return kindForHttpStatus(status);
 }
 
 /**
@@ -22,6 +18,8 @@ function kindForStatus(status: number, code: string | undefined): FailureKind {
  * 200) has no status to go by: its type and code say what happened.
  */
 function kindForInBandError(type: string | undefined, code: string | undefined): FailureKind {
+  // Azure and vLLM put the HTTP status they would have answered in `code` ("429", 503).
+  if (code !== undefined && /^[45]\d\d$/.test(code)) return kindForHttpStatus(Number(code));
   const words = `${type ?? ''} ${code ?? ''}`.toLowerCase();
   if (words.includes('content_filter')) return 'content_filter';
   if (words.includes('rate_limit') || words.includes('insufficient_quota') || words.includes('429'))
@@ -67,6 +65,7 @@ export function classifyOpenAIError(
   headers: IncomingHttpHeaders,
   bodyText: string,
 ): UpstreamFailure {
+  if (isRedirect(status)) return redirectFailure(status, headers);
   const failure = failureFromErrorBody(asObject(tryParseJson(bodyText)), status);
   const retryAfterMs = retryAfterMsFromHeaders(headers);
   if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
