@@ -1,9 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../core/chat.ts';
-import { type HttpCall, UpstreamError, type UpstreamFailure } from '../core/upstream.ts';
+import { type CapacitySignal, type HttpCall, UpstreamError, type UpstreamFailure } from '../core/upstream.ts';
 import type { ImageLoader } from './shared/images.ts';
 
 export {
+  type CapacitySignal,
   type ClientFacingError,
   type FailureKind,
   type HttpCall,
@@ -61,6 +62,13 @@ export interface Provider {
   decodeChat(body: unknown, request: ChatRequest): ChatEvent[];
   chatStreamDecoder(request: ChatRequest): ChatStreamDecoder;
   classifyError(status: number, headers: IncomingHttpHeaders, bodyText: string): UpstreamFailure;
+  /**
+   * What the cloud's answer headers say about the deployment's remaining capacity, for routing to
+   * prefer deployments with room. Present only for clouds that send such headers (OpenAI, Azure
+   * OpenAI, OpenAI-compatible servers that copy OpenAI's, Anthropic); undefined when an answer
+   * carries none. Bedrock and Google send no capacity headers.
+   */
+  readCapacity?(headers: IncomingHttpHeaders, nowMs: number): CapacitySignal | undefined;
   embeddingsCall?(request: EmbeddingRequest, target: DeploymentTarget): Promise<HttpCall>;
   decodeEmbeddings?(body: unknown): EmbeddingResult;
   /**

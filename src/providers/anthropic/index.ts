@@ -1,6 +1,7 @@
 import type { ProviderConfigOf } from '../../config/schema.ts';
 import { trimTrailingSlashes } from '../shared/url.ts';
 import type { Provider, ProviderContext } from '../types.ts';
+import { readAnthropicCapacity } from './capacity.ts';
 import { modelTraits } from './catalog.ts';
 import { createMessagesStreamDecoder, decodeMessage } from './decode.ts';
 import { CLOUD, encodeMessagesBody } from './encode.ts';
@@ -44,5 +45,6 @@ export function createAnthropicProvider(
     decodeChat: decodeMessage,
     chatStreamDecoder: createMessagesStreamDecoder,
     classifyError: classifyAnthropicError,
+    readCapacity: readAnthropicCapacity,
   };
 }

@@ -1,4 +1,5 @@
 import { credentialFailure, type DeploymentTarget, type HttpCall, type Provider } from '../types.ts';
+import { readOpenAICapacity } from './capacity.ts';
 import { createChatStreamDecoder, decodeChatCompletion } from './decode.ts';
 import { decodeEmbeddingsBody, encodeEmbeddingsBody } from './embeddings.ts';
 import { encodeChatBody, type OpenAIDialect } from './encode.ts';
@@ -51,6 +52,7 @@ export function createOpenAIFamilyProvider(options: OpenAIFamilyOptions): Provid
     decodeChat: decodeChatCompletion,
     chatStreamDecoder: createChatStreamDecoder,
     classifyError: classifyOpenAIError,
+    readCapacity: readOpenAICapacity,
     embeddingsCall: (request, target) =>
       jsonCall(options.embeddingsUrl(target), encodeEmbeddingsBody(request, target.model)),
     decodeEmbeddings: decodeEmbeddingsBody,
