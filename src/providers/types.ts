@@ -42,10 +42,22 @@ export interface DeploymentTarget {
 
 /** What adapters get from the gateway besides their configuration. */
 export interface ProviderContext {
-  /** Images for clouds that need bytes: data URLs decoded, http(s) URLs fetched within limits. */
+  /**
+   * Unused by the adapters: chatCall gets each request's own loader (ChatCallContext). Kept only
+   * until the runtime and the test helpers stop setting it.
+   */
   loadImage: ImageLoader;
   /** Environment for credentials that fall back to it (AWS_*, GOOGLE_APPLICATION_CREDENTIALS). */
   env: NodeJS.ProcessEnv;
+}
+
+/** What one chat request gives every attempt at it, beyond the request itself. */
+export interface ChatCallContext {
+  /**
+   * The request's images, loaded once and shared by its failover attempts (createRequestImageLoader):
+   * data URLs decoded, http(s) URLs fetched within the request's limits, stopped when it ends.
+   */
+  loadImage: ImageLoader;
 }
 
 /** One configured cloud endpoint: an adapter of small pure functions plus its credentials. */
@@ -56,8 +68,11 @@ export interface Provider {
   readonly tags: readonly string[];
   /** Human name of the cloud for error messages ("Azure OpenAI"). */
   readonly cloudName: string;
-  /** Encodes a chat request. Async because credentials may need fetching. Throws GatewayError(400). */
-  chatCall(request: ChatRequest, target: DeploymentTarget): Promise<HttpCall>;
+  /**
+   * Encodes a chat request. Async because credentials and images may need fetching. Throws
+   * GatewayError(400).
+   */
+  chatCall(request: ChatRequest, target: DeploymentTarget, call: ChatCallContext): Promise<HttpCall>;
   /** The request is passed so a decoder can undo an emulation its encoder chose (a JSON tool). */
   decodeChat(body: unknown, request: ChatRequest): ChatEvent[];
   chatStreamDecoder(request: ChatRequest): ChatStreamDecoder;

@@ -10,11 +10,12 @@ import { classifyAnthropicError } from './errors.ts';
 /**
  * Anthropic's Messages API (`POST /v1/messages`). The gateway speaks API version 2023-06-01 with an
  * `x-api-key` (configurable as `anthropicVersion`): the request shape this adapter writes is that
- * version's, which still has temperature and top_p. No embeddings: Anthropic has none.
+ * version's, which still has temperature and top_p. No embeddings: Anthropic has none. It takes the
+ * provider context as every factory does, and needs nothing from it.
  */
 export function createAnthropicProvider(
   config: ProviderConfigOf<'anthropic'>,
-  context: ProviderContext,
+  _context: ProviderContext,
 ): Provider {
   const url = `${trimTrailingSlashes(config.endpoint ?? 'https://api.anthropic.com')}/v1/messages`;
   const headers: Record<string, string> = {
@@ -29,11 +30,11 @@ export function createAnthropicProvider(
     region: config.region,
     tags: config.tags,
     cloudName: CLOUD,
-    async chatCall(request, target) {
+    async chatCall(request, target, call) {
       const body = await encodeMessagesBody(request, {
         model: target.model,
         traits: modelTraits(target.model),
-        loadImage: context.loadImage,
+        loadImage: call.loadImage,
       });
       return {
         method: 'POST',

@@ -79,12 +79,14 @@ export async function encodeConverseRequest(
   }
 
   const conversation = toConversation(request.messages);
-  const messages: JsonObject[] = [];
-  for (const turn of conversation.turns) {
-    if (turn.role === 'user')
-      messages.push({ role: 'user', content: await userBlocks(turn.items, toolsOffered, loadImage) });
-    else messages.push({ role: 'assistant', content: assistantBlocks(turn.items, toolsOffered) });
-  }
+  // Every turn at once, so the request's images load together (the loader bounds how many).
+  const messages: JsonObject[] = await Promise.all(
+    conversation.turns.map(async (turn) =>
+      turn.role === 'user'
+        ? { role: 'user', content: await userBlocks(turn.items, toolsOffered, loadImage) }
+        : { role: 'assistant', content: assistantBlocks(turn.items, toolsOffered) },
+    ),
+  );
   if (messages[0]?.role !== 'user')
     messages.unshift({ role: 'user', content: [{ text: LEADING_USER_TEXT }] });
 
@@ -119,7 +121,7 @@ async function userBlocks(
   loadImage: ImageLoader,
 ): Promise<JsonObject[]> {
   const results: JsonObject[] = [];
-  const content: JsonObject[] = [];
+  const content: (JsonObject | Promise<JsonObject>)[] = [];
   for (const item of items) {
     if (item.kind === 'tool_result') {
       const text = item.text.trim() === '' ? EMPTY_TOOL_RESULT_TEXT : item.text;
@@ -130,21 +132,26 @@ async function userBlocks(
       // A later system message joins the user turn unfiltered; Bedrock refuses blank text blocks.
       if (item.part.text.trim() !== '') content.push({ text: item.part.text });
     } else {
+      // Started, not awaited: the turn's images load together (the loader bounds how many at once).
       const param = `messages[${item.message}].content[${item.partIndex}].image_url`;
-      const image = await loadImage(item.part.url, param);
-      const format = IMAGE_FORMATS[image.mimeType];
-      if (!format) {
-        throw unsupportedParameter(
-          param,
-          CLOUD_NAME,
-          `images must be png, jpeg, gif or webp, got ${image.mimeType}`,
-        );
-      }
-      content.push({ image: { format, source: { bytes: Buffer.from(image.data).toString('base64') } } });
+      content.push(imageBlock(item.part.url, param, loadImage));
     }
   }
-  const blocks = [...results, ...content];
+  const blocks = [...results, ...(await Promise.all(content))];
   return blocks.length > 0 ? blocks : [{ text: LEADING_USER_TEXT }];
+}
+
+async function imageBlock(url: string, param: string, loadImage: ImageLoader): Promise<JsonObject> {
+  const image = await loadImage(url, param);
+  const format = IMAGE_FORMATS[image.mimeType];
+  if (!format) {
+    throw unsupportedParameter(
+      param,
+      CLOUD_NAME,
+      `images must be png, jpeg, gif or webp, got ${image.mimeType}`,
+    );
+  }
+  return { image: { format, source: { bytes: Buffer.from(image.data).toString('base64') } } };
 }
 
 /**

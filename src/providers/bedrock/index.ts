@@ -53,8 +53,8 @@ export function createBedrockProvider(
     region: config.region,
     tags: config.tags,
     cloudName: CLOUD_NAME,
-    async chatCall(request, target) {
-      const body = await encodeConverseRequest(request, context.loadImage);
+    async chatCall(request, target, call) {
+      const body = await encodeConverseRequest(request, call.loadImage);
       return request.stream
         ? post(
             modelOperationPath(target.model, 'converse-stream'),

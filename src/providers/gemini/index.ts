@@ -9,9 +9,13 @@ const CLOUD = 'Gemini API';
 /**
  * The Gemini Developer API: `POST {origin}/v1beta/models/{model}:generateContent` (and
  * `:streamGenerateContent?alt=sse`, `:batchEmbedContents`). The key goes in `x-goog-api-key`, never in
- * the `key=` query parameter: URLs end up in logs.
+ * the `key=` query parameter: URLs end up in logs. It takes the provider context as every factory
+ * does, and needs nothing from it.
  */
-export function createGeminiProvider(config: ProviderConfigOf<'gemini'>, context: ProviderContext): Provider {
+export function createGeminiProvider(
+  config: ProviderConfigOf<'gemini'>,
+  _context: ProviderContext,
+): Provider {
   const origin = trimTrailingSlashes(config.endpoint ?? 'https://generativelanguage.googleapis.com');
   const auth = { 'x-goog-api-key': config.apiKey };
   return createGoogleProvider({
@@ -30,6 +34,5 @@ export function createGeminiProvider(config: ProviderConfigOf<'gemini'>, context
       encode: (request, model) => encodeBatchEmbedContents(request, model, CLOUD),
       decode: decodeBatchEmbedContents,
     },
-    loadImage: context.loadImage,
   });
 }

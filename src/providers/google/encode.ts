@@ -47,14 +47,15 @@ export async function encodeGenerateContent(
     throw invalidRequest('messages', `${dialect.cloudName} needs at least one user or assistant message`);
   }
   const body: JsonObject = {};
-  const contents: JsonObject[] = [];
   const signUnsigned = needsSignatures(model);
-  for (const turn of conversation.turns) {
-    if (turn.role === 'user')
-      contents.push({ role: 'user', parts: await userParts(turn.items, dialect, loadImage) });
-    else contents.push({ role: 'model', parts: modelParts(turn.items, dialect, signUnsigned) });
-  }
-  body.contents = contents;
+  // Every turn at once, so the request's images load together (the loader bounds how many).
+  body.contents = await Promise.all(
+    conversation.turns.map(async (turn) =>
+      turn.role === 'user'
+        ? { role: 'user', parts: await userParts(turn.items, dialect, loadImage) }
+        : { role: 'model', parts: modelParts(turn.items, dialect, signUnsigned) },
+    ),
+  );
   const system = conversation.system.filter((text) => text.trim() !== '');
   if (system.length > 0) body.systemInstruction = { parts: system.map((text) => ({ text })) };
 
@@ -120,12 +121,15 @@ async function userParts(
   loadImage: ImageLoader,
 ): Promise<JsonObject[]> {
   // Function responses lead the turn: they answer the calls of the model turn right before it.
-  const responses: JsonObject[] = [];
-  const others: JsonObject[] = [];
-  for (const item of items) {
-    if (item.kind === 'tool_result') responses.push(functionResponsePart(item, dialect));
-    else others.push(await contentPart(item.part, item.message, item.partIndex, loadImage));
-  }
+  // What can be refused without loading goes first: no image load is left running unawaited.
+  const responses = items.flatMap((item) =>
+    item.kind === 'tool_result' ? [functionResponsePart(item, dialect)] : [],
+  );
+  const others = await Promise.all(
+    items.flatMap((item) =>
+      item.kind === 'content' ? [contentPart(item.part, item.message, item.partIndex, loadImage)] : [],
+    ),
+  );
   return [...responses, ...others];
 }
 

@@ -1,5 +1,4 @@
 import type { EmbeddingRequest, EmbeddingResult } from '../../core/chat.ts';
-import type { ImageLoader } from '../shared/images.ts';
 import { credentialFailure, type HttpCall, type Provider } from '../types.ts';
 import { createGenerateContentStreamDecoder, decodeGenerateContent } from './decode.ts';
 import { encodeGenerateContent, type GoogleDialect } from './encode.ts';
@@ -27,7 +26,6 @@ export interface GoogleProviderOptions {
   /** Credentials as headers; may fetch a token. Its error messages must hold no secret. */
   authHeaders(): Promise<Record<string, string>>;
   embeddings: GoogleEmbeddings;
-  loadImage: ImageLoader;
 }
 
 /** One Gemini-protocol provider: the generateContent translation is shared by both front doors. */
@@ -54,9 +52,9 @@ export function createGoogleProvider(options: GoogleProviderOptions): Provider {
     region: options.region,
     tags: options.tags,
     cloudName,
-    async chatCall(request, target) {
+    async chatCall(request, target, call) {
       // Encode first: a request this cloud cannot honour is refused without fetching a token.
-      const body = await encodeGenerateContent(request, target.model, options.dialect, options.loadImage);
+      const body = await encodeGenerateContent(request, target.model, options.dialect, call.loadImage);
       return request.stream
         ? jsonCall(
             `${options.modelUrl(target.model, 'streamGenerateContent')}?alt=sse`,

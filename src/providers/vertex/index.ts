@@ -50,6 +50,5 @@ export function createVertexProvider(config: ProviderConfigOf<'vertex'>, context
       encode: (request) => encodeVertexPredict(request, CLOUD),
       decode: decodeVertexPredict,
     },
-    loadImage: context.loadImage,
   });
 }
