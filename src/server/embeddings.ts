@@ -2,41 +2,55 @@ import type { EmbeddingRequest, EmbeddingResult } from '../core/chat.ts';
 import { GatewayError } from '../core/errors.ts';
 import { tryParseJson } from '../core/json.ts';
 import { UpstreamError } from '../core/upstream.ts';
+import { estimateEmbeddings } from '../gateway/estimate.ts';
+import type { InferenceSpec } from '../gateway/lifecycle.ts';
 import type { Runtime } from '../gateway/runtime.ts';
-import type { Principal } from '../identity/keys.ts';
 import { float32ToBase64 } from '../providers/openai/embeddings.ts';
-import { runAttempts } from '../resilience/attempts.ts';
 import { type Exchange, sendJson } from './exchange.ts';
-import { openRequestScope, resolveModel, sendClassified, settleAttempts } from './scope.ts';
+import { sendClassified } from './upstream.ts';
 
-export async function serveEmbeddings(
-  rt: Runtime,
+/**
+ * Calls of one attempt in flight at once when a cloud takes few inputs per call (Bedrock Titan
+ * takes one). Enough to turn 2,048 round trips into 256 rounds; few enough that one request does
+ * not take a deployment's whole connection pool, nor burst past the per-second quota of the
+ * account (one throttled call fails the whole attempt).
+ */
+export const EMBEDDING_CALLS_IN_FLIGHT = 8;
+
+/** Embeddings as one operation of the lifecycle: how to attempt it and how to deliver it. */
+export function embeddingsSpec(
+  _rt: Runtime,
   ex: Exchange,
-  principal: Principal,
   request: EmbeddingRequest,
-): Promise<void> {
-  const model = resolveModel(rt, principal, request.model);
-  const scope = openRequestScope(rt, ex, model);
-  try {
-    const result = await runAttempts(scope.context, async (deployment, io) => {
+  requestBody: string | undefined,
+): InferenceSpec<EmbeddingResult> {
+  return {
+    operation: 'embeddings',
+    model: request.model,
+    stream: false,
+    estimate: estimateEmbeddings(request),
+    ...(requestBody === undefined ? {} : { requestBody }),
+    attempt: async (deployment, io) => {
       const provider = deployment.provider;
-      if (!provider.embeddingsCall || !provider.decodeEmbeddings) {
+      const embeddingsCall = provider.embeddingsCall?.bind(provider);
+      const decodeEmbeddings = provider.decodeEmbeddings?.bind(provider);
+      if (!embeddingsCall || !decodeEmbeddings) {
         throw new GatewayError(
           'unsupported_parameter',
           `model: ${provider.cloudName} provider ${provider.id} serves no embeddings`,
-          {
-            param: 'model',
-          },
+          { param: 'model' },
         );
       }
       const target = { model: deployment.model };
-      const results: EmbeddingResult[] = [];
-      // Clouds that take few inputs per call get consecutive calls within this one attempt.
-      for (const batch of inputBatches(request, provider.embeddingsBatchSize?.(target))) {
-        const response = await sendClassified(io, provider, await provider.embeddingsCall(batch, target));
+      // Clouds that take few inputs per call get several calls within this one attempt, a few at a
+      // time. They share the attempt's signal (io): when one fails, no new call starts, the attempt
+      // is given up, and the attempt loop aborts the calls still in flight with it.
+      const batches = inputBatches(request, provider.embeddingsBatchSize?.(target));
+      const results = await mapInOrder(batches, EMBEDDING_CALLS_IN_FLIGHT, async (batch) => {
+        const response = await sendClassified(io, provider, await embeddingsCall(batch, target));
         const json = tryParseJson(await response.body.text());
-        io.firstByte();
-        const result = provider.decodeEmbeddings(json);
+        io.firstOutput();
+        const result = decodeEmbeddings(json);
         // One vector per input, in order, or the answer cannot be trusted at all.
         if (result.vectors.length !== batch.input.length) {
           throw new UpstreamError({
@@ -45,27 +59,29 @@ export async function serveEmbeddings(
             message: `the upstream returned ${result.vectors.length} vectors for ${batch.input.length} inputs`,
           });
         }
-        results.push(result);
-      }
+        return result;
+      });
       return joinResults(results);
-    });
-    const served = settleAttempts(ex, scope, result);
-    if (!served || !result.ok) return;
-    served.end();
-    const { vectors, usage } = result.value;
-    sendJson(ex, 200, {
-      object: 'list',
-      data: vectors.map((vector, index) => ({
-        object: 'embedding',
-        index,
-        embedding: request.encodingFormat === 'base64' ? float32ToBase64(vector) : Array.from(vector),
-      })),
-      model: request.model,
-      usage: { prompt_tokens: usage.promptTokens, total_tokens: usage.totalTokens },
-    });
-  } finally {
-    scope.close();
-  }
+    },
+    deliver: async ({ vectors, usage }) => {
+      sendJson(ex, 200, {
+        object: 'list',
+        data: vectors.map((vector, index) => ({
+          object: 'embedding',
+          index,
+          embedding: request.encodingFormat === 'base64' ? float32ToBase64(vector) : Array.from(vector),
+        })),
+        model: request.model,
+        usage: { prompt_tokens: usage.promptTokens, total_tokens: usage.totalTokens },
+      });
+      return {
+        status: 200,
+        errorCode: null,
+        usage: { promptTokens: usage.promptTokens, completionTokens: 0, totalTokens: usage.totalTokens },
+        firstOutputAtMs: Date.now(),
+      };
+    },
+  };
 }
 
 /** The request split into requests of at most `size` inputs each (one request when size is absent). */
@@ -76,6 +92,33 @@ function inputBatches(request: EmbeddingRequest, size: number | undefined): Embe
     batches.push({ ...request, input: request.input.slice(at, at + size) as EmbeddingRequest['input'] });
   }
   return batches;
+}
+
+/**
+ * `fn` over every item, at most `limit` at a time, results in the items' order. After the first
+ * failure no new item starts, and that failure is thrown at once.
+ */
+async function mapInOrder<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 function joinResults(results: EmbeddingResult[]): EmbeddingResult {
