@@ -3,7 +3,9 @@ import { ConfigError, formatConfigError, loadConfigFile } from '../config/index.
 import { unimplementedSettings } from '../gateway/runtime.ts';
 import { startGateway } from '../server/http.ts';
 import { runDemo } from './demo.ts';
+import { KEYS_HELP, keysCommand } from './keys.ts';
 import { drainOnSignal } from './signals.ts';
+import { USAGE_HELP, usageCommand } from './usage.ts';
 
 const USAGE = `switchyard: one OpenAI-compatible endpoint in front of every cloud
 
@@ -13,6 +15,8 @@ Commands:
   serve --config FILE [--port N] [--host H]   start the gateway
   demo [--port N]                             simulated clouds plus a gateway in front of them
   check --config FILE                         validate a configuration and list every problem
+  keys create|list|revoke --config FILE ...   manage virtual keys in the configured storage
+  usage --config FILE [--group-by G] ...      requests, tokens and cost per key, team, provider, model
 
 Run \`switchyard <command> --help\` for a command's flags.
 Exit codes: 0 ok, 1 runtime or configuration error, 2 usage error.`;
@@ -32,6 +36,8 @@ keys and commands. --port sets the gateway's port (default 8787; 0 picks a free 
 
 Validates FILE and prints every problem with its path, line and what was expected.
 Exits 0 when the configuration is valid, 1 when it is not.`,
+  keys: KEYS_HELP,
+  usage: USAGE_HELP,
 };
 
 class UsageError extends Error {}
@@ -76,7 +82,13 @@ async function demo(args: string[]): Promise<number> {
   return runDemo(parsePort(values.port) ?? 8787);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { serve, demo, check };
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  serve,
+  demo,
+  check,
+  keys: keysCommand,
+  usage: usageCommand,
+};
 
 /** Runs the CLI and answers its exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -6,7 +6,6 @@
  */
 import { resolve } from 'node:path';
 import { DEFAULT_MEMORY_MAX_REQUESTS, MemoryStore } from './memory.ts';
-import { PostgresStore } from './postgres.ts';
 import { DEFAULT_SQLITE_BUSY_TIMEOUT_MS, SqliteStore } from './sqlite.ts';
 import { type Store, StoreUnavailableError } from './types.ts';
 
@@ -29,6 +28,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     return SqliteStore.open(resolve(path), options.busyTimeoutMs ?? DEFAULT_SQLITE_BUSY_TIMEOUT_MS);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
+    // Loaded on demand: the driver costs start-up time that SQLite and memory users need not pay.
+    const { PostgresStore } = await import('./postgres.ts');
     return PostgresStore.open(url, {
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
