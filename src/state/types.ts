@@ -53,13 +53,16 @@ export class StoreUnavailableError extends Error {
 }
 
 export interface KeyStore {
-  /** Throws StoreConflictError when the name or the hash is taken. */
+  /** Throws StoreConflictError when the id, the name or the hash is taken (its message says which). */
   insertKey(key: KeyRecord): Promise<void>;
   getKey(id: string): Promise<KeyRecord | undefined>;
   findKeyByHash(keyHash: string): Promise<KeyRecord | undefined>;
   /** Every key, revoked ones included, oldest first. */
   listKeys(): Promise<KeyRecord[]>;
-  /** Answers the updated key, or undefined when there is none with this id. */
+  /**
+   * Answers the updated key, or undefined when there is none with this id. Throws
+   * StoreConflictError when a new name is taken.
+   */
   updateKey(id: string, patch: KeyPatch): Promise<KeyRecord | undefined>;
   /**
    * A number that changes whenever any key is inserted or updated, by this process or another one
@@ -71,7 +74,11 @@ export interface KeyStore {
 export type UsageGroupBy = 'key' | 'team' | 'provider' | 'model' | 'deployment';
 
 export interface UsageRow {
-  /** The key's or team's name, the provider id, the logical model name or the deployment's model. */
+  /**
+   * The key's or team's name, the provider id, the logical model name or the deployment's model;
+   * `(none)` for records without one (no team, unauthenticated, no provider reached), so every
+   * grouping adds up to the same total.
+   */
   group: string;
   requests: number;
   inputTokens: number;
@@ -97,9 +104,11 @@ export interface RequestLog {
   /**
    * Writes a batch in one transaction: the records (multi-row insert) and their cost added to the
    * daily spend roll-up. Retention never deletes the roll-up, so `total` budgets survive it.
+   * Values no database takes as they are (NUL characters, fractional token counts, non-finite
+   * numbers) are made storable, so one odd record never fails its batch.
    */
   insertRequests(records: readonly RequestRecord[]): Promise<void>;
-  /** Newest first. */
+  /** Newest first by start time; records that started in the same millisecond, last written first. */
   listRequests(query: RequestQuery): Promise<RequestRecord[]>;
   /** Requests that started in [fromMs, toMs), grouped. Rows sorted by cost, then requests, descending. */
   usage(groupBy: UsageGroupBy, fromMs: number, toMs: number): Promise<UsageRow[]>;
