@@ -9,7 +9,9 @@
  * Faults: a `status` fault renders Anthropic's error type for that status (429 rate_limit_error
  * with `retry-after`, 500 api_error, 529 overloaded_error, ...). A 503 fault answers 529
  * overloaded_error: Anthropic signals "temporarily unavailable" that way, never with 503. `cut`
- * ends an SSE stream after that many events, or a JSON body halfway.
+ * ends an SSE stream after that many events, or a JSON body halfway. `stream_error` sends
+ * `event: error` after `message_start` and `afterChunks` more events. With the `rateLimit` knob the
+ * `anthropic-ratelimit-*` headers tell the window (rate-limit-headers.ts).
  *
  * Anthropic-only directive `[sim:stream_error=<error type>]` (optionally `@N`): a streamed answer
  * sends N events (default 1, just `message_start`), then `event: error` with that type, and ends;
@@ -19,9 +21,10 @@
 import { randomBytes } from 'node:crypto';
 import { isApiError, type ParsedMessages, parseMessagesBody } from './anthropic-request.ts';
 import { runEngine, type SimChoice, type SimScript } from './engine.ts';
-import { retryAfterOf, type SimFault, type StatusFault } from './faults.ts';
-import { type Headers, SseWriter, sendJson } from './http.ts';
+import { retryAfterOf, type SimFault, type StatusFault, statusOfStreamError } from './faults.ts';
+import { type Headers, SseWriter, sendJson, sseEvent } from './http.ts';
 import type { SimCloudOptions } from './index.ts';
+import { anthropicRateLimitHeaders } from './rate-limit-headers.ts';
 import { type Exchange, type ProtocolHandler, type SimRuntime, settleFault } from './server.ts';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -159,6 +162,15 @@ function streamErrorOf(parsed: ParsedMessages): StreamError | undefined {
   return { type: match[1]!, afterEvents: match[2] === undefined ? 1 : Number(match[2]) };
 }
 
+/**
+ * A `stream_error` fault: Anthropic's error for its status (503 → 529 overloaded_error) after
+ * `message_start` and `afterChunks` more events.
+ */
+function faultStreamError(fault: SimFault | undefined): StreamError | undefined {
+  if (fault?.kind !== 'stream_error') return undefined;
+  return { type: statusFaultError(statusOfStreamError(fault)).type, afterEvents: fault.afterChunks + 1 };
+}
+
 function errorMessage(type: string): string {
   return Object.values(STATUS_ERRORS).find((e) => e.type === type)?.message ?? 'Internal server error';
 }
@@ -171,24 +183,30 @@ async function streamMessage(
   headers: Headers,
   fault?: SimFault,
 ) {
-  const writer = new SseWriter(ex.res, 200, headers, {
-    ...(fault?.kind === 'cut' ? { cutAfter: fault.afterChunks } : {}),
-    tokensPerSecond: sim.knobs.tokensPerSecond,
-    signal: sim.signal,
-  });
-  let sent = 0;
-  const send = async (name: string, data: Record<string, unknown>, paced = false): Promise<boolean> => {
-    if (r.streamError && sent === r.streamError.afterEvents) {
-      const error = {
+  const streamError = r.streamError;
+  const inBandError = streamError && {
+    afterEvents: streamError.afterEvents,
+    piece: sseEvent(
+      JSON.stringify({
         type: 'error',
-        error: { type: r.streamError.type, message: errorMessage(r.streamError.type) },
-      };
-      if (await writer.send(JSON.stringify(error), false, 'error')) await writer.finish(undefined);
-      return false;
-    }
-    sent++;
-    return writer.send(JSON.stringify({ type: name, ...data }), paced, name);
+        error: { type: streamError.type, message: errorMessage(streamError.type) },
+      }),
+      'error',
+    ),
   };
+  const writer = new SseWriter(
+    ex.res,
+    200,
+    headers,
+    {
+      ...(fault?.kind === 'cut' ? { cutAfter: fault.afterChunks } : {}),
+      tokensPerSecond: sim.knobs.tokensPerSecond,
+      signal: sim.signal,
+    },
+    inBandError,
+  );
+  const send = (name: string, data: Record<string, unknown>, paced = false): Promise<boolean> =>
+    writer.send(JSON.stringify({ type: name, ...data }), paced, name);
   const choice = r.script.choices[0]!;
   const message = {
     id: r.id,
@@ -288,7 +306,7 @@ export function createAnthropicHandler(options: SimCloudOptions, label: string):
   }
 
   async function messages(ex: Exchange, sim: SimRuntime) {
-    const h = headers();
+    let h = headers();
     const denied = authenticate(ex);
     if (denied) return sendError(ex, h, denied);
     if (ex.bodyInvalid) {
@@ -299,14 +317,21 @@ export function createAnthropicHandler(options: SimCloudOptions, label: string):
       });
     }
     const requested = (ex.body as { model?: unknown } | undefined)?.model;
+    const admission = sim.admit();
+    h = anthropicRateLimitHeaders(h, admission.snapshot);
+    if (admission.throttled) {
+      const { retryAfterMs } = admission.throttled;
+      return sendError(ex, h, statusFaultError({ kind: 'status', status: 429, retryAfterMs }));
+    }
     const fault = sim.takeFault(typeof requested === 'string' ? requested : undefined);
-    if (settleFault(ex, fault, (f) => sendError(ex, h, statusFaultError(f)))) return;
+    if (await settleFault(ex, fault, sim, (f) => sendError(ex, h, statusFaultError(f)))) return;
     const parsed = parseMessagesBody(ex.body);
     if (isApiError(parsed)) return sendError(ex, h, parsed);
     if (models.length > 0 && !models.includes(parsed.model)) {
       return sendError(ex, h, { status: 404, type: 'not_found_error', message: `model: ${parsed.model}` });
     }
     const script = runEngine({ ...parsed.request, model: parsed.model, label });
+    sim.chargeTokens(script.usage.promptTokens, script.usage.completionTokens);
     const cache = { read: 0, write: 0 };
     if (parsed.cachePrefix) {
       const tokens = Math.min(parsed.cachePrefix.tokens, script.usage.promptTokens);
@@ -324,9 +349,11 @@ export function createAnthropicHandler(options: SimCloudOptions, label: string):
       outcome: outcomeOf(choice, parsed, parsed.model, label),
       cache,
     };
-    const streamError = streamErrorOf(parsed);
+    const streamError = streamErrorOf(parsed) ?? faultStreamError(fault);
     if (streamError) rendering.streamError = streamError;
     if (parsed.stream) return streamMessage(ex, sim, rendering, h, fault);
+    // A request that does not stream gets the error a stream_error fault stands for, whole.
+    if (fault?.kind === 'stream_error') return sendError(ex, h, statusFaultError(statusOfStreamError(fault)));
     const body = {
       id: rendering.id,
       type: 'message',

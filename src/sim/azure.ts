@@ -13,6 +13,7 @@ import { type Headers, sendJson } from './http.ts';
 import { type ChatContext, chatCompletion } from './openai-chat.ts';
 import { embeddings } from './openai-embeddings.ts';
 import { type NativeError, type OpenAIFlavour, type Operation, openaiErrorBody } from './openai-flavour.ts';
+import { openaiRateLimitHeaders } from './rate-limit-headers.ts';
 import type { Exchange, ProtocolHandler, SimRuntime } from './server.ts';
 import { settleFault } from './server.ts';
 
@@ -175,7 +176,7 @@ export function createAzureHandler(options: AzureOptions): ProtocolHandler {
     operation: Operation,
     deployment: string | undefined,
   ) {
-    const h = headers(deployment);
+    let h = headers(deployment);
     const denied = authenticate(ex);
     if (denied) return send(ex, denied, h);
     // Validation errors on Azure are passed through in OpenAI's envelope.
@@ -183,9 +184,15 @@ export function createAzureHandler(options: AzureOptions): ProtocolHandler {
       sendJson(ex.res, 400, openaiErrorBody({ status: 400, message, param }), h);
     if (ex.bodyInvalid) return badRequest('Invalid JSON in request body.');
     if (deployment === undefined) return badRequest('you must provide a model parameter', 'model');
-    const fault = sim.takeFault(deployment);
+    const admission = sim.admit();
+    // Azure sends the limit and remaining pairs, no reset headers (section 2.5).
+    h = openaiRateLimitHeaders(h, admission.snapshot, false);
     const throttle = (f: StatusFault) => send(ex, azureFlavour.statusFault(f, deployment, operation), h);
-    if (settleFault(ex, fault, throttle)) return;
+    if (admission.throttled) {
+      return throttle({ kind: 'status', status: 429, retryAfterMs: admission.throttled.retryAfterMs });
+    }
+    const fault = sim.takeFault(deployment);
+    if (await settleFault(ex, fault, sim, throttle)) return;
     if (deployments.size > 0 && !deployments.has(deployment)) return send(ex, DEPLOYMENT_NOT_FOUND, h);
     const ctx: ChatContext = {
       flavour: azureFlavour,
@@ -194,7 +201,7 @@ export function createAzureHandler(options: AzureOptions): ProtocolHandler {
       headers: h,
       ...(fault ? { fault } : {}),
     };
-    return operation === 'chat' ? chatCompletion(ex, sim, ctx) : embeddings(ex, ctx);
+    return operation === 'chat' ? chatCompletion(ex, sim, ctx) : embeddings(ex, sim, ctx);
   }
 
   return async (ex, sim) => {

@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
-import { type Headers, PacedStream, type SseOptions } from './http.ts';
+import { type Headers, type InBandError, InBandErrorGate, PacedStream, type SseOptions } from './http.ts';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 const PADDING = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -44,10 +44,13 @@ export type EventStreamOptions = SseOptions;
 /** Bedrock's binary event frames on a PacedStream (backpressure, pacing, batching, cut). */
 export class EventStreamWriter {
   #stream: PacedStream;
+  #gate: InBandErrorGate;
 
-  constructor(res: ServerResponse, headers: Headers, options: EventStreamOptions) {
+  /** `inBandError`: an exception frame sent after that many events instead of the rest. */
+  constructor(res: ServerResponse, headers: Headers, options: EventStreamOptions, inBandError?: InBandError) {
     res.writeHead(200, { ...headers, 'content-type': 'application/vnd.amazon.eventstream' });
     this.#stream = new PacedStream(res, options);
+    this.#gate = new InBandErrorGate(inBandError);
   }
 
   get open(): boolean {
@@ -56,12 +59,17 @@ export class EventStreamWriter {
 
   /** Sends one event with a `"p"` padding of varying length, as the real service does. */
   event(eventType: string, payload: Record<string, unknown>, paced = false): Promise<boolean> {
+    if (this.#gate.due) return this.#gate.fail(this.#stream);
+    this.#gate.counted();
     const p = PADDING.slice(0, 1 + ((this.#stream.sent * 7) % PADDING.length));
     return this.#stream.push(eventFrame(eventType, { ...payload, p }), paced);
   }
 
-  finish(): Promise<void> {
+  async finish(): Promise<void> {
+    if (this.#gate.pending) {
+      await this.#gate.fail(this.#stream);
+      return;
+    }
     this.#stream.end();
-    return Promise.resolve();
   }
 }

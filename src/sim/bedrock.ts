@@ -9,9 +9,16 @@ import { randomUUID } from 'node:crypto';
 import { invokeEmbeddings } from './bedrock-embeddings.ts';
 import { ConverseValidationError, parseConverseBody } from './bedrock-request.ts';
 import { authenticateBedrock } from './bedrock-sigv4.ts';
-import { EventStreamWriter } from './bedrock-stream.ts';
+import { EventStreamWriter, exceptionFrame } from './bedrock-stream.ts';
 import { runEngine, type SimRequest, type SimScript } from './engine.ts';
-import { retryAfterHeaders, retryAfterOf, type SimFault, type StatusFault } from './faults.ts';
+import {
+  retryAfterHeaders,
+  retryAfterOf,
+  type SimFault,
+  type StatusFault,
+  type StreamErrorFault,
+  statusOfStreamError,
+} from './faults.ts';
 import { type Headers, sendJson } from './http.ts';
 import type { SimCloudOptions } from './index.ts';
 import type { Exchange, ProtocolHandler, SimRuntime } from './server.ts';
@@ -63,11 +70,28 @@ function sendError(
   );
 }
 
+function exceptionOf(fault: StatusFault): { type: string; message: string } {
+  return (
+    FAULT_EXCEPTIONS[fault.status] ?? {
+      type: fault.status >= 500 ? 'InternalServerException' : 'ValidationException',
+      message: `The simulated fault answered ${fault.status}.`,
+    }
+  );
+}
+
+/**
+ * A `stream_error` fault's exception frame (`throttlingException`, `internalServerException`,
+ * `serviceUnavailableException`: the stream's member names, camelCase), sent after messageStart
+ * and `afterChunks` more events; afterChunks 0 is an exception right after messageStart.
+ */
+function streamException(fault: StreamErrorFault) {
+  const { type, message } = exceptionOf(statusOfStreamError(fault));
+  const member = `${type[0]!.toLowerCase()}${type.slice(1)}`;
+  return { afterEvents: fault.afterChunks + 1, piece: exceptionFrame(member, { message }) };
+}
+
 function sendStatusFault(ex: Exchange, headers: Headers, fault: StatusFault) {
-  const known = FAULT_EXCEPTIONS[fault.status] ?? {
-    type: fault.status >= 500 ? 'InternalServerException' : 'ValidationException',
-    message: `The simulated fault answered ${fault.status}.`,
-  };
+  const known = exceptionOf(fault);
   sendError(
     ex,
     headers,
@@ -117,8 +141,17 @@ function parsedArguments(json: string): unknown {
   }
 }
 
-function converse(ex: Exchange, headers: Headers, request: SimRequest, fault: SimFault | undefined) {
+function converse(
+  ex: Exchange,
+  sim: SimRuntime,
+  headers: Headers,
+  request: SimRequest,
+  fault: SimFault | undefined,
+) {
+  // Converse does not stream: a stream_error fault is answered as the exception it stands for.
+  if (fault?.kind === 'stream_error') return sendStatusFault(ex, headers, statusOfStreamError(fault));
   const script = runEngine(request);
+  sim.chargeTokens(script.usage.promptTokens, script.usage.completionTokens);
   const choice = script.choices[0];
   const content: Record<string, unknown>[] = [];
   if (script.contentFilter) content.push({ text: GUARDRAIL_TEXT });
@@ -146,12 +179,18 @@ async function converseStream(
   fault: SimFault | undefined,
 ) {
   const script = runEngine(request);
+  sim.chargeTokens(script.usage.promptTokens, script.usage.completionTokens);
   const choice = script.choices[0];
-  const writer = new EventStreamWriter(ex.res, headers, {
-    signal: sim.signal,
-    tokensPerSecond: sim.knobs.tokensPerSecond,
-    ...(fault?.kind === 'cut' ? { cutAfter: fault.afterChunks } : {}),
-  });
+  const writer = new EventStreamWriter(
+    ex.res,
+    headers,
+    {
+      signal: sim.signal,
+      tokensPerSecond: sim.knobs.tokensPerSecond,
+      ...(fault?.kind === 'cut' ? { cutAfter: fault.afterChunks } : {}),
+    },
+    fault?.kind === 'stream_error' ? streamException(fault) : undefined,
+  );
   const steps: [type: string, payload: Record<string, unknown>, paced: boolean][] = [
     ['messageStart', { role: 'assistant' }, false],
   ];
@@ -198,8 +237,16 @@ export function createBedrockHandler(options: SimCloudOptions, label: string): P
     }
     const denied = await authenticateBedrock(ex, auth);
     if (denied) return sendError(ex, headers, denied.status, denied.errorType, denied.message);
+    const admission = sim.admit();
+    if (admission.throttled) {
+      // Bedrock sends no capacity headers; a spent limit is its ThrottlingException.
+      const per = admission.throttled.limit === 'requests' ? 'requests' : 'tokens';
+      const { retryAfterMs } = admission.throttled;
+      const message = `Too many ${per}, please wait before trying again.`;
+      return sendStatusFault(ex, headers, { kind: 'status', status: 429, retryAfterMs, message });
+    }
     const fault = sim.takeFault(modelId);
-    if (settleFault(ex, fault, (f) => sendStatusFault(ex, headers, f))) return;
+    if (await settleFault(ex, fault, sim, (f) => sendStatusFault(ex, headers, f))) return;
     if (ex.bodyInvalid)
       return sendError(
         ex,
@@ -212,8 +259,10 @@ export function createBedrockHandler(options: SimCloudOptions, label: string): P
       return sendError(ex, headers, 400, 'ValidationException', 'The provided model identifier is invalid.');
     }
     if (route[2] === 'invoke') {
+      if (fault?.kind === 'stream_error') return sendStatusFault(ex, headers, statusOfStreamError(fault));
       const result = invokeEmbeddings(modelId, ex.body);
       if (!result.ok) return sendError(ex, headers, 400, 'ValidationException', result.message);
+      sim.chargeTokens(result.inputTokens, 0);
       const tokenHeaders = { 'x-amzn-bedrock-input-token-count': String(result.inputTokens) };
       return sendJson(ex.res, 200, result.body, { ...headers, ...tokenHeaders }, fault?.kind === 'cut');
     }
@@ -225,7 +274,7 @@ export function createBedrockHandler(options: SimCloudOptions, label: string): P
         return sendError(ex, headers, 400, 'ValidationException', err.message);
       throw err;
     }
-    if (route[2] === 'converse') return converse(ex, headers, request, fault);
+    if (route[2] === 'converse') return converse(ex, sim, headers, request, fault);
     return converseStream(ex, sim, headers, request, fault);
   };
 }

@@ -2,7 +2,8 @@
  * Cloud-neutral fault script. Faults are queued and consumed in order by inference requests
  * (chat completions, embeddings); `/_sim/*`, model listings and token endpoints never consume
  * them, so a listing done by a client does not eat a fault meant for the next completion.
- * Each protocol module renders a `status` fault as its cloud's native error body.
+ * Each protocol module renders a `status` fault as its cloud's native error body, and a
+ * `stream_error` fault as its cloud's own in-band error (see src/sim/README.md).
  */
 
 import { z } from 'zod';
@@ -30,10 +31,41 @@ export const simFaultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('reset'), ...common }).strict(),
   z.object({ kind: z.literal('hang'), ...common }).strict(),
   z.object({ kind: z.literal('cut'), afterChunks: z.number().int().nonnegative(), ...common }).strict(),
+  /** Answered normally, but the response headers (a stream's first event) only after `ms`. */
+  z.object({ kind: z.literal('delay'), ms: z.number().int().nonnegative(), ...common }).strict(),
+  z
+    .object({
+      kind: z.literal('stream_error'),
+      /** Events sent before the error, after the stream's opening event where the cloud has one. */
+      afterChunks: z.number().int().nonnegative(),
+      /** Which failure the in-band error reports, as the HTTP status it stands for. Default 503. */
+      status: z.union([z.literal(429), z.literal(500), z.literal(503)]).optional(),
+      ...common,
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('redirect'),
+      status: z.union([z.literal(301), z.literal(302), z.literal(307), z.literal(308)]),
+      /** Default: the same URL over https on the same host (the classic misconfigured endpoint). */
+      location: z.string().min(1).optional(),
+      ...common,
+    })
+    .strict(),
 ]);
 
 export type SimFault = z.infer<typeof simFaultSchema>;
 export type StatusFault = Extract<SimFault, { kind: 'status' }>;
+export type StreamErrorFault = Extract<SimFault, { kind: 'stream_error' }>;
+export type RedirectFault = Extract<SimFault, { kind: 'redirect' }>;
+
+/**
+ * The status fault a `stream_error` stands for: what the in-band error reports, and what a
+ * non-streaming request that takes the fault is answered with (it has no stream to break).
+ */
+export function statusOfStreamError(fault: StreamErrorFault): StatusFault {
+  return { kind: 'status', status: fault.status ?? 503 };
+}
 
 export const faultListSchema = z.object({ faults: z.array(simFaultSchema) }).strict();
 

@@ -15,7 +15,7 @@
  */
 
 import { runEngine } from './engine.ts';
-import type { StatusFault } from './faults.ts';
+import { type SimFault, type StatusFault, statusOfStreamError } from './faults.ts';
 import { geminiEmbeddings, vertexEmbeddings } from './google-embeddings.ts';
 import {
   errorInfo,
@@ -29,7 +29,7 @@ import {
 import { GoogleTokenIssuer } from './google-oauth.ts';
 import { renderChunks, renderResponse } from './google-render.ts';
 import { parseGenerateContent } from './google-request.ts';
-import { SseWriter, sendJson } from './http.ts';
+import { SseWriter, sendJson, sseEvent } from './http.ts';
 import type { SimCloudOptions } from './index.ts';
 import type { Exchange, ProtocolHandler, SimRuntime } from './server.ts';
 import { settleFault } from './server.ts';
@@ -79,25 +79,32 @@ async function generate(
   sim: SimRuntime,
   target: Target,
   label: string,
-  cut: number | undefined,
+  fault: SimFault | undefined,
 ) {
   const parsed = parseGenerateContent(ex.body, { flavour: target.flavour, model: target.model, label });
   if (isGoogleError(parsed)) return send(ex, parsed);
   const script = runEngine(parsed);
+  sim.chargeTokens(script.usage.promptTokens, script.usage.completionTokens);
   const ctx = { flavour: target.flavour, model: target.model };
+  const cut = fault?.kind === 'cut' ? fault.afterChunks : undefined;
+  // The error Google sends mid-stream is its plain error envelope (js-genai checks every chunk for one).
+  const streamError =
+    fault?.kind === 'stream_error'
+      ? {
+          after: fault.afterChunks,
+          error: statusFaultError(statusOfStreamError(fault), target.flavour, target.model),
+        }
+      : undefined;
   if (target.method === 'generateContent') {
+    if (streamError) return send(ex, streamError.error);
     return sendJson(ex.res, 200, renderResponse(script, ctx), {}, cut !== undefined);
   }
   const chunks = renderChunks(script, ctx);
   if (ex.query.get('alt') !== 'sse') {
-    // Without alt=sse the stream is one JSON array that grows as it is written.
-    return sendJson(
-      ex.res,
-      200,
-      chunks.map((c) => c.body),
-      {},
-      cut !== undefined,
-    );
+    // Without alt=sse the stream is one JSON array that grows as it is written; an error is its last element.
+    const bodies: unknown[] = chunks.map((c) => c.body);
+    if (streamError) bodies.splice(streamError.after, bodies.length, streamError.error.body);
+    return sendJson(ex.res, 200, bodies, {}, cut !== undefined);
   }
   const writer = new SseWriter(
     ex.res,
@@ -107,6 +114,10 @@ async function generate(
       ...(cut === undefined ? {} : { cutAfter: cut }),
       tokensPerSecond: sim.knobs.tokensPerSecond,
       signal: sim.signal,
+    },
+    streamError && {
+      afterEvents: streamError.after,
+      piece: sseEvent(JSON.stringify(streamError.error.body)),
     },
   );
   for (const chunk of chunks) if (!(await writer.send(JSON.stringify(chunk.body), chunk.paced))) return;
@@ -131,12 +142,19 @@ function createGoogleHandler(
     if (denied) return send(ex, denied);
     if (isGoogleError(target)) return send(ex, target);
     if (ex.bodyInvalid) return send(ex, invalidArgument('Invalid JSON payload received. Unexpected token.'));
+    const rendered = (f: StatusFault) => send(ex, statusFaultError(f, flavour, target.model));
+    const admission = sim.admit();
+    // Google sends no capacity headers; a spent limit is RESOURCE_EXHAUSTED with RetryInfo.
+    if (admission.throttled) {
+      return rendered({ kind: 'status', status: 429, retryAfterMs: admission.throttled.retryAfterMs });
+    }
     const fault = sim.takeFault(target.model);
-    if (settleFault(ex, fault, (f: StatusFault) => send(ex, statusFaultError(f, flavour, target.model))))
-      return;
+    if (await settleFault(ex, fault, sim, rendered)) return;
     if (models.size > 0 && !models.has(target.model)) return send(ex, modelNotFound(target));
+    if (CHAT_METHODS.has(target.method)) return generate(ex, sim, target, label, fault);
+    // Embeddings never stream: a stream_error fault is answered as the error it stands for.
+    if (fault?.kind === 'stream_error') return rendered(statusOfStreamError(fault));
     const cut = fault?.kind === 'cut' ? fault.afterChunks : undefined;
-    if (CHAT_METHODS.has(target.method)) return generate(ex, sim, target, label, cut);
     const result =
       flavour === 'gemini'
         ? geminiEmbeddings(target.method, ex.body, target.model)

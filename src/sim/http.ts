@@ -93,6 +93,29 @@ export function sendJson(
   cutConnection(res);
 }
 
+/**
+ * A redirect as a front end sends it (an http→https upgrade, a moved host): `location`, a short
+ * HTML page. Without a location, the same URL over https on the same host, query included, so a
+ * test can check that a client never repeats the query (it may hold a key).
+ */
+export function sendRedirect(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  location: string | undefined,
+): void {
+  const target = location ?? `https://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`;
+  const page = Buffer.from(
+    `<html><head><title>${status} Moved</title></head><body><h1>Moved</h1></body></html>\n`,
+  );
+  res.writeHead(status, {
+    location: target,
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': page.length,
+  });
+  res.end(page);
+}
+
 export interface SseOptions {
   /** Send this many events, then cut the connection (the `cut` fault). */
   cutAfter?: number;
@@ -186,17 +209,75 @@ export class PacedStream {
   }
 }
 
+/**
+ * A cloud's own in-band error, sent after `afterEvents` events instead of the rest of the stream
+ * (the `stream_error` fault, Anthropic's `[sim:stream_error=...]` directive). A stream shorter than
+ * that sends it in place of its end marker: the error always arrives, and the connection then ends.
+ */
+export interface InBandError {
+  afterEvents: number;
+  /** The already-serialised payload (SSE) or the whole frame (Bedrock's event stream). */
+  piece: string | Uint8Array;
+}
+
+/**
+ * Counts the events a stream sends and swaps in its in-band error when due. Shared by the SSE
+ * writer and Bedrock's event-stream writer.
+ */
+export class InBandErrorGate {
+  #error: InBandError | undefined;
+  #events = 0;
+
+  constructor(error: InBandError | undefined) {
+    this.#error = error;
+  }
+
+  /** True when the next event is to be the error instead. */
+  get due(): boolean {
+    return this.#error !== undefined && this.#events >= this.#error.afterEvents;
+  }
+
+  get pending(): boolean {
+    return this.#error !== undefined;
+  }
+
+  counted(): void {
+    this.#events++;
+  }
+
+  /** Sends the error and ends the response; resolves false (the stream is over). */
+  async fail(stream: PacedStream): Promise<false> {
+    const error = this.#error;
+    this.#error = undefined;
+    if (error && (await stream.push(error.piece, false))) stream.end();
+    return false;
+  }
+}
+
+/** One SSE event's text: an `event:` line when the protocol names events (Anthropic), then `data:`. */
+export function sseEvent(data: string, event?: string): string {
+  return event === undefined ? `data: ${data}\n\n` : `event: ${event}\ndata: ${data}\n\n`;
+}
+
 /** Writes `data: ...` events (with an `event:` line when the protocol names them) on a PacedStream. */
 export class SseWriter {
   #stream: PacedStream;
+  #gate: InBandErrorGate;
 
-  constructor(res: ServerResponse, status: number, headers: Headers, options: SseOptions) {
+  constructor(
+    res: ServerResponse,
+    status: number,
+    headers: Headers,
+    options: SseOptions,
+    inBandError?: InBandError,
+  ) {
     res.writeHead(status, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
     });
     this.#stream = new PacedStream(res, options);
+    this.#gate = new InBandErrorGate(inBandError);
   }
 
   get open(): boolean {
@@ -208,14 +289,17 @@ export class SseWriter {
    * before the data (Anthropic names every event; OpenAI does not).
    */
   send(data: string, paced = false, event?: string): Promise<boolean> {
-    return this.#stream.push(
-      event === undefined ? `data: ${data}\n\n` : `event: ${event}\ndata: ${data}\n\n`,
-      paced,
-    );
+    if (this.#gate.due) return this.#gate.fail(this.#stream);
+    this.#gate.counted();
+    return this.#stream.push(sseEvent(data, event), paced);
   }
 
   /** Sends `[DONE]` (when the protocol has one) and ends the response. */
   async finish(done: string | undefined): Promise<void> {
+    if (this.#gate.pending) {
+      await this.#gate.fail(this.#stream);
+      return;
+    }
     if (done !== undefined && !(await this.send(done))) return;
     this.#stream.end();
   }

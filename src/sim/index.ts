@@ -12,12 +12,20 @@ import { type SimFault, simFaultSchema } from './faults.ts';
 import { createGeminiHandler, createVertexHandler } from './google.ts';
 import { createOpenAIHandler } from './openai.ts';
 import { createOpenAICompatibleHandler } from './openai-compatible.ts';
-import { type ProtocolHandler, type RecordedRequest, type SimKnobs, startServer } from './server.ts';
+import { type RateLimitKnob, rateLimitSchema } from './rate-limit.ts';
+import {
+  type ProtocolHandler,
+  type RecordedRequest,
+  type SimKnobs,
+  setRateLimit,
+  startServer,
+} from './server.ts';
 
 export type { EntraConfig } from './azure-entra.ts';
 export type { SimRequest, SimScript } from './engine.ts';
 export { runEngine } from './engine.ts';
 export type { SimFault } from './faults.ts';
+export type { RateLimitKnob } from './rate-limit.ts';
 export type { RecordedRequest, SimKnobs } from './server.ts';
 
 export type SimKind =
@@ -43,6 +51,8 @@ export interface SimCloudOptions {
   models?: string[];
   latencyMs?: number;
   tokensPerSecond?: number;
+  /** Count traffic per rolling minute, send remaining-capacity headers, answer 429 when spent. */
+  rateLimit?: RateLimitKnob;
   /** azure-openai only: enables `POST /{tenantId}/oauth2/v2.0/token` and Bearer tokens it issues. */
   entra?: EntraConfig;
   /** azure-openai: the `x-ms-region` header (default "eastus"); bedrock: the SigV4 region; vertex: the location. */
@@ -66,8 +76,10 @@ export interface SimCloud {
   /** Recorded requests, newest last, at most the last 200. */
   requests(): RecordedRequest[];
   clearRequests(): void;
-  /** Changes latency / pacing at run time. */
-  setKnobs(knobs: Partial<SimKnobs>): void;
+  /** Changes latency, pacing or the rate limit (null clears it) at run time. */
+  setKnobs(knobs: SimKnobChanges): void;
+  /** The knobs now in force. */
+  knobs(): SimKnobs;
   /** Stops the server and destroys every connection, hanging ones included. */
   close(): Promise<void>;
 }
@@ -109,12 +121,15 @@ function handlerFor(options: SimCloudOptions, label: string): ProtocolHandler {
   }
 }
 
+export type SimKnobChanges = Partial<Omit<SimKnobs, 'rateLimit'>> & { rateLimit?: RateLimitKnob | null };
+
 export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud> {
   const label = options.label ?? LABELS[options.kind];
   const knobs: SimKnobs = {
     latencyMs: options.latencyMs ?? 0,
     tokensPerSecond: options.tokensPerSecond ?? 0,
   };
+  if (options.rateLimit) setRateLimit(knobs, rateLimitSchema.parse(options.rateLimit));
   const host = options.host ?? '127.0.0.1';
   const sim = await startServer(host, options.port ?? 0, knobs, handlerFor(options, label));
   const urlHost = host.includes(':') ? `[${host}]` : host;
@@ -131,7 +146,11 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
     setKnobs: (next) => {
       if (next.latencyMs !== undefined) knobs.latencyMs = next.latencyMs;
       if (next.tokensPerSecond !== undefined) knobs.tokensPerSecond = next.tokensPerSecond;
+      // Validated like the HTTP API: a typo fails loudly instead of never limiting.
+      if (next.rateLimit !== undefined)
+        setRateLimit(knobs, next.rateLimit === null ? null : rateLimitSchema.parse(next.rateLimit));
     },
+    knobs: () => ({ ...knobs }),
     close: () => sim.close(),
   };
 }

@@ -6,9 +6,9 @@
  */
 
 import { runEngine, type SimChoice, type SimScript } from './engine.ts';
-import type { SimFault } from './faults.ts';
-import { type Headers, SseWriter, sendJson } from './http.ts';
-import type { ChoicePhase, OpenAIFlavour } from './openai-flavour.ts';
+import { type SimFault, statusOfStreamError } from './faults.ts';
+import { type Headers, type InBandError, SseWriter, sendJson } from './http.ts';
+import type { ChoicePhase, NativeError, OpenAIFlavour } from './openai-flavour.ts';
 import { responseId } from './openai-flavour.ts';
 import { isApiError, parseChatBody } from './openai-request.ts';
 import type { Exchange, SimRuntime } from './server.ts';
@@ -20,8 +20,26 @@ export interface ChatContext {
   model: string;
   /** Headers every answer carries (request id, rate-limit headers, ...). */
   headers: Headers;
-  /** A `cut` fault to apply, if one was taken for this request. */
+  /** A `cut` or `stream_error` fault to apply, if one was taken for this request. */
   fault?: SimFault;
+}
+
+/**
+ * The flavour's native error for a `stream_error` fault: what goes in band as `data: {"error":…}`
+ * (openai-node raises any data payload with an `error` key as an APIError), or, for a request that
+ * does not stream, the whole answer.
+ */
+export function streamErrorAnswer(
+  ctx: ChatContext,
+  operation: 'chat' | 'embeddings',
+): NativeError | undefined {
+  if (ctx.fault?.kind !== 'stream_error') return undefined;
+  return ctx.flavour.statusFault(statusOfStreamError(ctx.fault), ctx.model, operation);
+}
+
+/** Sends a whole native error answer with the request's headers. */
+export function sendNative(ex: Exchange, ctx: ChatContext, error: NativeError): void {
+  sendJson(ex.res, error.status, error.body, { ...ctx.headers, ...error.headers });
 }
 
 function usage(script: SimScript, flavour: OpenAIFlavour): Record<string, unknown> {
@@ -150,11 +168,23 @@ async function streamCompletion(
     if (obfuscate) chunk.obfuscation = PAD.slice(0, 2 + ((count++ * 5) % 13));
     return JSON.stringify(chunk);
   };
-  const writer = new SseWriter(ex.res, 200, ctx.headers, {
-    ...(ctx.fault?.kind === 'cut' ? { cutAfter: ctx.fault.afterChunks } : {}),
-    tokensPerSecond: sim.knobs.tokensPerSecond,
-    signal: sim.signal,
-  });
+  const inBand = streamErrorAnswer(ctx, 'chat');
+  // No opening event in this dialect: afterChunks counts from the first chunk (Azure's prelude too).
+  const inBandError: InBandError | undefined =
+    inBand && ctx.fault?.kind === 'stream_error'
+      ? { afterEvents: ctx.fault.afterChunks, piece: `data: ${JSON.stringify(inBand.body)}\n\n` }
+      : undefined;
+  const writer = new SseWriter(
+    ex.res,
+    200,
+    ctx.headers,
+    {
+      ...(ctx.fault?.kind === 'cut' ? { cutAfter: ctx.fault.afterChunks } : {}),
+      tokensPerSecond: sim.knobs.tokensPerSecond,
+      signal: sim.signal,
+    },
+    inBandError,
+  );
   for (const chunk of flavour.streamPrelude?.() ?? []) {
     if (!(await writer.send(JSON.stringify(chunk)))) return;
   }
@@ -178,8 +208,11 @@ export async function chatCompletion(ex: Exchange, sim: SimRuntime, ctx: ChatCon
   });
   if (isApiError(parsed)) return sendJson(ex.res, parsed.status, flavour.errorBody(parsed), ctx.headers);
   const script = runEngine({ ...parsed.request, model: ctx.model, label: ctx.label });
+  sim.chargeTokens(script.usage.promptTokens, script.usage.completionTokens);
   const blocked = script.contentFilter === 'prompt' ? flavour.promptFiltered?.() : undefined;
   if (blocked) return sendJson(ex.res, blocked.status, blocked.body, { ...ctx.headers, ...blocked.headers });
   if (parsed.stream) return streamCompletion(ex, sim, ctx, script, parsed);
+  const failed = streamErrorAnswer(ctx, 'chat');
+  if (failed) return sendNative(ex, ctx, failed);
   sendJson(ex.res, 200, completionJson(script, ctx), ctx.headers, ctx.fault?.kind === 'cut');
 }

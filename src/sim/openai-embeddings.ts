@@ -6,9 +6,9 @@
 
 import { countWords, embed } from './engine.ts';
 import { sendJson } from './http.ts';
-import type { ChatContext } from './openai-chat.ts';
+import { type ChatContext, sendNative, streamErrorAnswer } from './openai-chat.ts';
 import { type ApiError, missing } from './openai-request.ts';
-import type { Exchange } from './server.ts';
+import type { Exchange, SimRuntime } from './server.ts';
 
 const DEFAULT_DIMENSIONS = 8;
 const MAX_DIMENSIONS = 3072;
@@ -99,9 +99,13 @@ export function floatsToBase64(values: number[]): string {
   return buffer.toString('base64');
 }
 
-export function embeddings(ex: Exchange, ctx: ChatContext) {
+export function embeddings(ex: Exchange, sim: SimRuntime, ctx: ChatContext) {
   const parsed = parse(ex.body, ctx.model);
   if ('status' in parsed) return sendJson(ex.res, parsed.status, ctx.flavour.errorBody(parsed), ctx.headers);
+  // Embeddings never stream: a stream_error fault is answered as the error it stands for.
+  const failed = streamErrorAnswer(ctx, 'embeddings');
+  if (failed) return sendNative(ex, ctx, failed);
+  sim.chargeTokens(parsed.tokens, 0);
   const data = parsed.inputs.map((key, index) => {
     const vector = embed(key, parsed.dimensions);
     return { object: 'embedding', index, embedding: parsed.base64 ? floatsToBase64(vector) : vector };

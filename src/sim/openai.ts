@@ -15,6 +15,8 @@ import {
   openaiErrorBody,
   openaiFlavour,
 } from './openai-flavour.ts';
+import type { Admission, RateSnapshot } from './rate-limit.ts';
+import { openaiRateLimitHeaders } from './rate-limit-headers.ts';
 import { type Exchange, type ProtocolHandler, type SimRuntime, settleFault } from './server.ts';
 
 export interface OpenAIRouterOptions {
@@ -26,6 +28,10 @@ export interface OpenAIRouterOptions {
   authenticate(ex: Exchange): NativeError | undefined;
   /** Headers on every answer of this request. */
   headers(sim: SimRuntime): Headers;
+  /** The `rateLimit` knob's window in the cloud's capacity headers; absent: the cloud sends none. */
+  rateLimitHeaders?(base: Headers, snapshot: RateSnapshot | undefined): Headers;
+  /** The message of the 429 a spent rate limit answers; absent: the flavour's usual one. */
+  throttledMessage?(throttled: NonNullable<Admission['throttled']>, model: string): string;
   notFound(ex: Exchange): NativeError;
   modelNotFound(model: string): NativeError;
   /** The model to use when the body names none; undefined makes it a 400. */
@@ -89,13 +95,32 @@ export function createOpenAIRouter(options: OpenAIRouterOptions): ProtocolHandle
       const error = { status: 400, message: 'you must provide a model parameter', param: 'model' };
       return sendJson(ex.res, 400, flavour.errorBody(error), headers);
     }
+    const op = operation ?? 'chat';
+    const admission = sim.admit();
+    const h = options.rateLimitHeaders?.(headers, admission.snapshot) ?? headers;
+    if (admission.throttled) {
+      const message = options.throttledMessage?.(admission.throttled, model);
+      const throttled = {
+        kind: 'status' as const,
+        status: 429,
+        retryAfterMs: admission.throttled.retryAfterMs,
+        ...(message === undefined ? {} : { message }),
+      };
+      return send(ex, flavour.statusFault(throttled, model, op), h);
+    }
     const fault = sim.takeFault(model);
-    if (settleFault(ex, fault, (f) => send(ex, flavour.statusFault(f, model, operation!), headers))) return;
-    if (served.size > 0 && !served.has(model)) return send(ex, options.modelNotFound(model), headers);
+    if (await settleFault(ex, fault, sim, (f) => send(ex, flavour.statusFault(f, model, op), h))) return;
+    if (served.size > 0 && !served.has(model)) return send(ex, options.modelNotFound(model), h);
 
-    const ctx: ChatContext = { flavour, label: options.label, model, headers, ...(fault ? { fault } : {}) };
-    if (operation === 'chat') return chatCompletion(ex, sim, ctx);
-    return embeddings(ex, ctx);
+    const ctx: ChatContext = {
+      flavour,
+      label: options.label,
+      model,
+      headers: h,
+      ...(fault ? { fault } : {}),
+    };
+    if (op === 'chat') return chatCompletion(ex, sim, ctx);
+    return embeddings(ex, sim, ctx);
   };
 }
 
@@ -148,6 +173,12 @@ export function createOpenAIHandler(options: OpenAIOptions): ProtocolHandler {
       'x-ratelimit-reset-requests': '6ms',
       'x-ratelimit-reset-tokens': '2ms',
     }),
+    rateLimitHeaders: (base, snapshot) => openaiRateLimitHeaders(base, snapshot, true),
+    throttledMessage: (throttled, model) => {
+      const per = throttled.limit === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
+      const { perMinute, retryAfterMs } = throttled;
+      return `Rate limit reached for ${model} in organization org-sim on ${per}: Limit ${perMinute}, Used ${perMinute}, Requested 1. Please try again in ${retryAfterMs}ms. Visit https://platform.openai.com/account/rate-limits to learn more.`;
+    },
     notFound: (ex) => ({
       status: 404,
       body: openaiErrorBody({

@@ -8,13 +8,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultQueue, faultListSchema, type SimFault, type StatusFault } from './faults.ts';
-import { type Headers, readBody, resetConnection, sendJson, sleep } from './http.ts';
+import { type Headers, readBody, resetConnection, sendJson, sendRedirect, sleep } from './http.ts';
+import { type Admission, type RateLimitKnob, RateWindow, rateLimitSchema } from './rate-limit.ts';
 
 export interface SimKnobs {
   /** Delay before any response headers, in milliseconds. */
   latencyMs: number;
   /** Stream pacing; 0 means as fast as possible. */
   tokensPerSecond: number;
+  /** Absent: no limit, and the cloud's usual static capacity headers (see rate-limit.ts). */
+  rateLimit?: RateLimitKnob;
 }
 
 export interface RecordedRequest {
@@ -48,6 +51,13 @@ export interface SimRuntime {
   signal: AbortSignal;
   /** Consumes the next fault for a request to `model` (see faults.ts for which requests do). */
   takeFault(model: string | undefined): SimFault | undefined;
+  /**
+   * Counts an inference request against the `rateLimit` knob, before its fault is taken: a
+   * throttled request answers the cloud's 429 and leaves the fault queue alone.
+   */
+  admit(): Admission;
+  /** Tokens an admitted request used (prompt and completion, or embedding input). */
+  chargeTokens(input: number, output: number): void;
 }
 
 export type ProtocolHandler = (ex: Exchange, sim: SimRuntime) => Promise<void> | void;
@@ -72,14 +82,16 @@ const SECRET_FIELDS = new Set([
 ]);
 
 /**
- * Settles the socket-level and status faults. Returns true when the request needs nothing more;
- * a `cut` fault returns false and the caller threads it into its renderer.
+ * Settles the faults that decide the whole answer (reset, hang, status, redirect) and waits out a
+ * `delay`. Resolves true when the request needs nothing more (also when the sim closed during a
+ * delay); `cut` and `stream_error` resolve false and the caller threads them into its renderer.
  */
-export function settleFault(
+export async function settleFault(
   ex: Exchange,
   fault: SimFault | undefined,
+  sim: SimRuntime,
   renderStatus: (f: StatusFault) => void,
-) {
+): Promise<boolean> {
   if (!fault) return false;
   switch (fault.kind) {
     case 'reset':
@@ -91,7 +103,14 @@ export function settleFault(
     case 'status':
       renderStatus(fault);
       return true;
+    case 'redirect':
+      sendRedirect(ex.req, ex.res, fault.status, fault.location);
+      return true;
+    case 'delay':
+      // A long non-streaming generation: the cloud sends its headers when the answer is done.
+      return !(await sleep(fault.ms, sim.signal));
     case 'cut':
+    case 'stream_error':
       return false;
   }
 }
@@ -146,6 +165,20 @@ export interface SimServer {
 
 const simError = (message: string) => ({ error: { message, type: 'sim_error' } });
 
+/** `rateLimit` of a knobs body: a limit, null to clear it, or the error message for a bad one. */
+function parseRateLimit(value: unknown): RateLimitKnob | null | string {
+  if (value === null) return null;
+  const parsed = rateLimitSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  return `invalid rateLimit: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'rateLimit'}: ${i.message}`).join('; ')}`;
+}
+
+/** Sets or (null, or a limit without any field) clears the `rateLimit` knob. */
+export function setRateLimit(knobs: SimKnobs, rateLimit: RateLimitKnob | null): void {
+  if (rateLimit === null || Object.keys(rateLimit).length === 0) delete knobs.rateLimit;
+  else knobs.rateLimit = rateLimit;
+}
+
 export async function startServer(
   host: string,
   port: number,
@@ -155,7 +188,14 @@ export async function startServer(
   const faults = new FaultQueue();
   let recorded: RecordedRequest[] = [];
   const closing = new AbortController();
-  const runtime: SimRuntime = { knobs, signal: closing.signal, takeFault: (model) => faults.take(model) };
+  const rateWindow = new RateWindow(() => knobs.rateLimit);
+  const runtime: SimRuntime = {
+    knobs,
+    signal: closing.signal,
+    takeFault: (model) => faults.take(model),
+    admit: () => rateWindow.admit(Date.now()),
+    chargeTokens: (input, output) => rateWindow.charge(input, output, Date.now()),
+  };
 
   function control(ex: Exchange) {
     const { method, path, res } = ex;
@@ -179,10 +219,13 @@ export async function startServer(
     if (path === '/_sim/knobs' && method === 'GET') return ok(knobs);
     if (path === '/_sim/knobs' && method === 'POST') {
       const body = ex.body as Partial<Record<keyof SimKnobs, unknown>> | undefined;
+      const rateLimit = body?.rateLimit === undefined ? undefined : parseRateLimit(body.rateLimit);
+      if (typeof rateLimit === 'string') return sendJson(res, 400, simError(rateLimit));
       for (const key of ['latencyMs', 'tokensPerSecond'] as const) {
         const value = body?.[key];
         if (typeof value === 'number' && value >= 0) knobs[key] = value;
       }
+      if (rateLimit !== undefined) setRateLimit(knobs, rateLimit);
       return ok(knobs);
     }
     sendJson(res, 404, simError(`no sim control route ${method} ${path}`));
