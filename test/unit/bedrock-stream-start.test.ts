@@ -1,12 +1,13 @@
 /**
  * Holding `start` until real output (issue 11, item 4). The gateway commits a response to its
  * client at the first event a decoder hands out; a stream that opens (Bedrock messageStart, a
- * Google chunk with nothing to show) and then fails with the cloud's in-band error must hand out
+ * Google chunk with nothing to show, an Anthropic block with no text yet) and then fails with the cloud's in-band error must hand out
  * no event at all, only the retryable failure, so that another deployment can serve invisibly.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChatEvent, ChatRequest } from '../../src/core/chat.ts';
+import { createMessagesStreamDecoder } from '../../src/providers/anthropic/decode.ts';
 import { createConverseStreamDecoder } from '../../src/providers/bedrock/decode-stream.ts';
 import {
   createGenerateContentStreamDecoder,
@@ -164,5 +165,59 @@ describe('Gemini / Vertex streams: start waits for output', () => {
       { type: 'start', id: 'resp-1', model: 'gemini-2.5-flash' },
       { type: 'finish', choice: 0, reason: 'stop' },
     ]);
+  });
+});
+
+describe('Anthropic streams: start waits for output, not for a block', () => {
+  const utf8 = (text: string) => new TextEncoder().encode(text);
+  const sse = (...events: [string, unknown][]) =>
+    utf8(
+      events
+        .map(
+          ([name, data]) =>
+            `event: ${name}\ndata: ${JSON.stringify({ type: name, ...(data as object) })}\n\n`,
+        )
+        .join(''),
+    );
+  const opening: [string, unknown] = [
+    'message_start',
+    { message: { id: 'msg_1', model: 'claude-sonnet-4-6', usage: { input_tokens: 3, output_tokens: 1 } } },
+  ];
+  const overloaded: [string, unknown] = [
+    'error',
+    { error: { type: 'overloaded_error', message: 'Overloaded' } },
+  ];
+
+  for (const [name, block] of [
+    ['an empty text block', { type: 'text', text: '' }],
+    ['a thinking block', { type: 'thinking', thinking: '', signature: '' }],
+  ] as const) {
+    it(`${name} then overloaded_error: no event, a retryable overload`, () => {
+      const bytes = sse(
+        opening,
+        ['content_block_start', { index: 0, content_block: block }],
+        ['ping', {}],
+        overloaded,
+      );
+      const outcome = runDecoder(createMessagesStreamDecoder(REQUEST), [bytes]);
+      assert.deepEqual(outcome.events, []);
+      assert.equal(outcome.failure?.kind, 'overloaded');
+      assert.equal(outcome.failure?.retryable, true);
+    });
+  }
+
+  it('start goes out with the first text delta', () => {
+    const bytes = sse(
+      opening,
+      ['content_block_start', { index: 0, content_block: { type: 'text', text: '' } }],
+      ['content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hi' } }],
+      overloaded,
+    );
+    const outcome = runDecoder(createMessagesStreamDecoder(REQUEST), [bytes]);
+    assert.deepEqual(outcome.events, [
+      { type: 'start', id: 'msg_1', model: 'claude-sonnet-4-6' },
+      { type: 'text', choice: 0, text: 'Hi' },
+    ]);
+    assert.equal(outcome.failure?.kind, 'overloaded');
   });
 });

@@ -123,9 +123,10 @@ type BlockState =
  * renumbers tool calls (Anthropic's `index` counts every block, OpenAI's counts tool calls), turns
  * the synthetic JSON tool's input deltas into text, and is complete only after `message_stop`.
  *
- * `start` is held back until the first content block: Anthropic sends `message_start` before the
- * model has produced anything, and an `overloaded_error` right after it is common. Until `start`,
- * the gateway can still fail over invisibly.
+ * `start` is held back until the first output (text, a tool call, the finish): Anthropic sends
+ * `message_start` before the model has produced anything, and an `overloaded_error` right after it
+ * (or after an empty text block, or a thinking block) is common. Until `start`, the gateway can
+ * still fail over invisibly.
  */
 export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDecoder {
   const jsonTool = jsonToolNameFor(request);
@@ -150,11 +151,12 @@ export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDec
    * Anthropic skip any preamble, and holding text back would stall every JSON answer's stream.
    */
   const emitText = (text: string) => {
-    if (text !== '') out.push({ type: 'text', choice: 0, text });
+    if (text === '') return;
+    start();
+    out.push({ type: 'text', choice: 0, text });
   };
 
   const onBlockStart = (index: number, block: JsonObject) => {
-    start();
     if (block.type === 'text') {
       blocks.set(index, { kind: 'text' });
       emitText(asString(block.text) ?? '');
@@ -164,6 +166,7 @@ export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDec
     } else if (block.type === 'tool_use') {
       const toolIndex = toolCount++;
       blocks.set(index, { kind: 'tool', index: toolIndex });
+      start();
       out.push({
         type: 'tool_call_start',
         choice: 0,
@@ -187,7 +190,7 @@ export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDec
       out.push({ type: 'tool_call_delta', choice: 0, index: block.index, arguments: fragment });
     if (block.kind === 'json') {
       block.sawInput = true;
-      out.push({ type: 'text', choice: 0, text: fragment });
+      emitText(fragment);
     }
   };
 
@@ -208,7 +211,7 @@ export function createMessagesStreamDecoder(request: ChatRequest): ChatStreamDec
         // A JSON tool with no arguments streams only "": its answer is the empty object.
         if (block?.kind === 'json' && !block.sawInput) {
           block.sawInput = true;
-          out.push({ type: 'text', choice: 0, text: '{}' });
+          emitText('{}');
         }
         break;
       }
