@@ -1,7 +1,8 @@
 /**
  * Holding `start` until real output (issue 11, item 4). The gateway commits a response to its
  * client at the first event a decoder hands out; a stream that opens (Bedrock messageStart, a
- * Google chunk with nothing to show, an Anthropic block with no text yet) and then fails with the cloud's in-band error must hand out
+ * Google chunk with nothing to show, an Anthropic block with no text yet, an OpenAI role chunk)
+ * and then fails with the cloud's in-band error must hand out
  * no event at all, only the retryable failure, so that another deployment can serve invisibly.
  */
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import {
   createGenerateContentStreamDecoder,
   decodeGenerateContent,
 } from '../../src/providers/google/decode.ts';
+import { createChatStreamDecoder } from '../../src/providers/openai/decode.ts';
 import { eventFrame, exceptionFrame } from '../../src/sim/bedrock-stream.ts';
 import { chunkings, runDecoder } from './helpers.ts';
 
@@ -219,5 +221,40 @@ describe('Anthropic streams: start waits for output, not for a block', () => {
       { type: 'text', choice: 0, text: 'Hi' },
     ]);
     assert.equal(outcome.failure?.kind, 'overloaded');
+  });
+});
+
+describe('OpenAI-family streams: start waits for output, not for the role chunk', () => {
+  const utf8 = (text: string) => new TextEncoder().encode(text);
+  const sse = (...chunks: unknown[]) => utf8(chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join(''));
+  const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o' };
+  const role = {
+    ...base,
+    choices: [{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, finish_reason: null }],
+  };
+  const azurePrelude = { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: [] };
+  const serverError = {
+    error: { message: 'The server had an error', type: 'server_error', param: null, code: null },
+  };
+
+  it('the role chunk (after Azure’s prelude) then an in-band error: no event, a retryable failure', () => {
+    for (const bytes of [sse(role, serverError), sse(azurePrelude, role, serverError)]) {
+      for (const { name, chunks } of chunkings(bytes)) {
+        const outcome = runDecoder(createChatStreamDecoder(), chunks);
+        assert.deepEqual(outcome.events, [], name);
+        assert.equal(outcome.failure?.kind, 'server', name);
+        assert.equal(outcome.failure?.retryable, true, name);
+      }
+    }
+  });
+
+  it('the held start keeps the first chunk’s id and goes out with the first text', () => {
+    const text = { ...base, choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] };
+    const outcome = runDecoder(createChatStreamDecoder(), [sse(role), sse(text, serverError)]);
+    assert.deepEqual(outcome.events, [
+      { type: 'start', id: 'chatcmpl-1', created: 1_700_000_000, model: 'gpt-4o' },
+      { type: 'text', choice: 0, text: 'Hi' },
+    ]);
+    assert.equal(outcome.failure?.kind, 'server');
   });
 });

@@ -113,16 +113,30 @@ export function createChatStreamDecoder(): ChatStreamDecoder {
   /** The shared decoder's output list of the event being handled (see createSseChatDecoder). */
   let out: ChatEvent[] = [];
   let started = false;
+  /**
+   * The first chunk's `start`, held until output goes with it: the role chunk carries nothing to
+   * show, and an in-band `data: {"error": ...}` right after it must still fail over invisibly.
+   */
+  let pendingStart: ChatEvent | undefined;
   let done = false;
   let sawFinish = false;
   /** Per choice: upstream tool-call index → state, so ids and names are emitted exactly once. */
   const toolCalls = new Map<string, { started: boolean; id: string; name: string; pendingArgs: string }>();
   const nextToolIndex = new Map<number, number>();
 
+  /** Queues an output event, the held `start` first. */
+  const emit = (event: ChatEvent): void => {
+    if (pendingStart) {
+      out.push(pendingStart);
+      pendingStart = undefined;
+    }
+    out.push(event);
+  };
+
   const onChunk = (chunk: JsonObject): void => {
     if (!started && asString(chunk.id)) {
       started = true;
-      out.push(startEvent(chunk));
+      pendingStart = startEvent(chunk);
     }
     for (const raw of asArray(chunk.choices)) {
       const choice = asObject(raw);
@@ -131,16 +145,16 @@ export function createChatStreamDecoder(): ChatStreamDecoder {
       const delta = asObject(choice.delta) ?? {};
       const text = asString(delta.content);
       const logprobs = logprobsOf(choice);
-      if (text) out.push({ type: 'text', choice: index, text, ...(logprobs ? { logprobs } : {}) });
+      if (text) emit({ type: 'text', choice: index, text, ...(logprobs ? { logprobs } : {}) });
       const refusal = asString(delta.refusal);
-      if (refusal) out.push({ type: 'refusal', choice: index, text: refusal });
+      if (refusal) emit({ type: 'refusal', choice: index, text: refusal });
       for (const rawCall of asArray(delta.tool_calls)) onToolDelta(index, asObject(rawCall));
       if (choice.finish_reason != null) {
         sawFinish = true;
         const reason = mapFinishReason(choice.finish_reason);
         // Some servers (older Ollama, Gemini's compat layer) say "stop" after streaming tool calls.
         const calledTools = (nextToolIndex.get(index) ?? 0) > 0;
-        out.push({
+        emit({
           type: 'finish',
           choice: index,
           reason: reason === 'stop' && calledTools ? 'tool_calls' : reason,
@@ -148,7 +162,7 @@ export function createChatStreamDecoder(): ChatStreamDecoder {
       }
     }
     const usage = decodeUsage(chunk.usage);
-    if (usage) out.push({ type: 'usage', usage });
+    if (usage) emit({ type: 'usage', usage });
   };
 
   const onToolDelta = (choice: number, call: JsonObject | undefined): void => {
@@ -174,12 +188,12 @@ export function createChatStreamDecoder(): ChatStreamDecoder {
     const args = asString(fn.arguments) ?? '';
     if (!state.started && state.name) {
       state.started = true;
-      out.push({ type: 'tool_call_start', choice, index: upstreamIndex, id: state.id, name: state.name });
+      emit({ type: 'tool_call_start', choice, index: upstreamIndex, id: state.id, name: state.name });
       const buffered = state.pendingArgs + args;
-      if (buffered) out.push({ type: 'tool_call_delta', choice, index: upstreamIndex, arguments: buffered });
+      if (buffered) emit({ type: 'tool_call_delta', choice, index: upstreamIndex, arguments: buffered });
       state.pendingArgs = '';
     } else if (state.started) {
-      if (args) out.push({ type: 'tool_call_delta', choice, index: upstreamIndex, arguments: args });
+      if (args) emit({ type: 'tool_call_delta', choice, index: upstreamIndex, arguments: args });
     } else {
       state.pendingArgs += args;
     }
