@@ -1,24 +1,283 @@
-import type { Deployment, DeploymentHealthView, LogicalModel, Plan } from './types.ts';
+import type {
+  Deployment,
+  DeploymentView,
+  LogicalModel,
+  Plan,
+  PlannedAttempt,
+  SkippedDeployment,
+} from './types.ts';
+
+/** What the planner needs to know about the request itself. */
+export interface PlanRequest {
+  stream: boolean;
+  /** Upper-bound estimate of the prompt's tokens. */
+  estimatedInputTokens: number;
+  /** The request's max output tokens (or the model's default maximum). */
+  maxOutputTokens: number;
+}
+
+/** Whether a deployment's provider still has committed capacity (commitment-first routing). */
+export interface CommitmentView {
+  /** True while the commitment has room left this period (or this minute, for provisioned tpm). */
+  available: boolean;
+  /** Shown in the plan's reason: `$1,234 of $20,000 left`. */
+  detail: string;
+}
+
+export interface PlanInput {
+  model: LogicalModel;
+  /** The deployments the request may use (allowlist and data boundary already applied). */
+  deployments: readonly Deployment[];
+  view(deployment: Deployment): DeploymentView;
+  request: PlanRequest;
+  nowMs: number;
+  /** [0, 1); injected so plans are reproducible in tests. */
+  random(): number;
+  /**
+   * Smooth weighted round-robin state (deployment key → current weight), kept by the caller per
+   * model between plans; the plan answers the next state.
+   */
+  rotation: ReadonlyMap<string, number>;
+  /** The price of this request at a deployment in USD, or undefined when it has no price. */
+  requestCost(deployment: Deployment): number | undefined;
+  commitment(deployment: Deployment): CommitmentView | undefined;
+}
+
+export interface PlanOutput extends Plan {
+  rotation: Map<string, number>;
+}
+
+/** Share of least-latency plans that try a random other deployment first, so a recovered or new one gets noticed. */
+export const EXPLORATION_RATE = 0.05;
 
 /**
- * Data in, ordered attempts out. Deployments whose circuit is open, or that told us they are out
- * of capacity until a time still ahead, are skipped with their reason; the rest are ordered by the
- * model's strategy. Only `priority` exists so far: lower first, configuration order on ties.
+ * Data in, ordered attempts out. Deployments whose circuit is open, that the cloud said are out of
+ * capacity until a time still ahead, or whose configured rpm/tpm is used up over the last minute
+ * are skipped with their reason; the rest are ordered by the model's strategy, and every place in
+ * the order says why it is there.
  */
-export function planAttempts(
-  model: LogicalModel,
-  health: (deployment: Deployment) => DeploymentHealthView,
-  nowMs: number,
-): Plan {
-  const plan: Plan = { attempts: [], skipped: [] };
-  for (const deployment of model.deployments) {
-    const view = health(deployment);
-    if (view.circuit === 'open') plan.skipped.push({ deployment, reason: 'circuit_open' });
-    else if (view.throttledUntilMs > nowMs) {
-      plan.skipped.push({ deployment, reason: 'throttled', untilMs: view.throttledUntilMs });
-    } else plan.attempts.push(deployment);
+export function planAttempts(input: PlanInput): PlanOutput {
+  const skipped: SkippedDeployment[] = [];
+  const eligible: Array<{ deployment: Deployment; view: DeploymentView }> = [];
+  for (const deployment of input.deployments) {
+    const view = input.view(deployment);
+    const skip = ineligibility(deployment, view, input);
+    if (skip) skipped.push(skip);
+    else eligible.push({ deployment, view });
   }
-  // Array.prototype.sort is stable, so equal priorities keep configuration order.
-  plan.attempts.sort((a, b) => a.priority - b.priority);
-  return plan;
+  const rotation = new Map(input.rotation);
+  const ordered = order(input, eligible, rotation);
+  return { attempts: ordered, skipped, rotation };
+}
+
+function ineligibility(d: Deployment, view: DeploymentView, input: PlanInput): SkippedDeployment | undefined {
+  const now = input.nowMs;
+  if (view.circuit === 'open') {
+    return {
+      deployment: d,
+      kind: 'circuit_open',
+      reason: 'circuit open',
+      ...(view.circuitRetryAtMs === undefined ? {} : { untilMs: view.circuitRetryAtMs }),
+    };
+  }
+  if (view.throttledUntilMs > now) {
+    return {
+      deployment: d,
+      kind: 'throttled',
+      reason: `throttled by the cloud for another ${view.throttledUntilMs - now}ms`,
+      untilMs: view.throttledUntilMs,
+    };
+  }
+  if (d.rpm !== undefined && view.rpmUsed >= d.rpm) {
+    return {
+      deployment: d,
+      kind: 'capacity',
+      reason: `rpm ${view.rpmUsed}/${d.rpm}`,
+      untilMs: view.windowFreesAtMs,
+    };
+  }
+  const tokens = input.request.estimatedInputTokens + input.request.maxOutputTokens;
+  // A request larger than the whole tpm still goes to an idle deployment: it could never run otherwise.
+  if (d.tpm !== undefined && view.tpmUsed > 0 && view.tpmUsed + tokens > d.tpm) {
+    return {
+      deployment: d,
+      kind: 'capacity',
+      reason: `tpm ${Math.round(view.tpmUsed)}+${tokens}/${d.tpm}`,
+      untilMs: view.windowFreesAtMs,
+    };
+  }
+  return undefined;
+}
+
+type Candidate = { deployment: Deployment; view: DeploymentView };
+
+function order(input: PlanInput, eligible: Candidate[], rotation: Map<string, number>): PlannedAttempt[] {
+  if (eligible.length === 0) return [];
+  switch (input.model.strategy) {
+    case 'weighted':
+      return weighted(eligible, rotation);
+    case 'least-latency':
+      return leastLatency(input, eligible);
+    case 'lowest-cost':
+      return lowestCost(input, eligible);
+    case 'least-busy':
+      return leastBusy(eligible);
+    case 'commitment-first':
+      return commitmentFirst(input, eligible, rotation);
+    default:
+      return priority(eligible, rotation);
+  }
+}
+
+/** Lower priority first; within one priority, weights split the traffic (smooth round-robin). */
+function priority(
+  eligible: Candidate[],
+  rotation: Map<string, number>,
+  label = 'priority',
+): PlannedAttempt[] {
+  const levels = [...new Set(eligible.map((c) => c.deployment.priority))].sort((a, b) => a - b);
+  const out: PlannedAttempt[] = [];
+  for (const level of levels) {
+    const group = eligible.filter((c) => c.deployment.priority === level).map((c) => c.deployment);
+    for (const deployment of smoothRoundRobin(group, rotation)) {
+      out.push({ deployment, reason: placeReason(out.length, `${label} ${level}`) });
+    }
+  }
+  return out;
+}
+
+/** By weight over every eligible deployment (smooth: no bursts to one deployment), then by priority. */
+function weighted(eligible: Candidate[], rotation: Map<string, number>): PlannedAttempt[] {
+  const [first, ...rest] = smoothRoundRobin(
+    eligible.map((c) => c.deployment),
+    rotation,
+  );
+  if (!first) return [];
+  const total = eligible.reduce((sum, c) => sum + c.deployment.weight, 0);
+  const share = (d: Deployment) => `${Math.round((100 * d.weight) / (total || 1))}%`;
+  rest.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
+  return [first, ...rest].map((deployment, i) => ({
+    deployment,
+    reason: placeReason(i, `weighted ${share(deployment)}`),
+  }));
+}
+
+function leastLatency(input: PlanInput, eligible: Candidate[]): PlannedAttempt[] {
+  const latency = (c: Candidate) =>
+    input.request.stream
+      ? (c.view.ttftEwmaMs ?? c.view.latencyEwmaMs)
+      : (c.view.latencyEwmaMs ?? c.view.ttftEwmaMs);
+  // Unmeasured deployments go first: that is how a new or recovered deployment gets its first samples.
+  const sorted = [...eligible].sort(
+    (a, b) => (latency(a) ?? -1) - (latency(b) ?? -1) || a.deployment.priority - b.deployment.priority,
+  );
+  if (sorted.length > 1 && latency(sorted[0]!) !== undefined && input.random() < EXPLORATION_RATE) {
+    const pick = 1 + Math.floor(input.random() * (sorted.length - 1));
+    const [explored] = sorted.splice(pick, 1);
+    if (explored) sorted.unshift(explored);
+    return sorted.map((c, i) => ({
+      deployment: c.deployment,
+      reason:
+        i === 0 ? 'chosen: least-latency exploration' : placeReason(i, `least-latency ${ms(latency(c))}`),
+    }));
+  }
+  const runnerUp = sorted[1] ? latency(sorted[1]) : undefined;
+  return sorted.map((c, i) => ({
+    deployment: c.deployment,
+    reason:
+      i === 0
+        ? `chosen: least-latency ${ms(latency(c))}${sorted.length > 1 ? ` vs ${ms(runnerUp)}` : ''}`
+        : placeReason(i, `least-latency ${ms(latency(c))}`),
+  }));
+}
+
+function lowestCost(input: PlanInput, eligible: Candidate[]): PlannedAttempt[] {
+  const costs = new Map(eligible.map((c) => [c.deployment.key, input.requestCost(c.deployment)]));
+  const cost = (c: Candidate) => costs.get(c.deployment.key);
+  // Unpriced deployments go last: the cheapest known price is the policy's intent.
+  const sorted = [...eligible].sort(
+    (a, b) =>
+      (cost(a) ?? Number.POSITIVE_INFINITY) - (cost(b) ?? Number.POSITIVE_INFINITY) ||
+      a.deployment.priority - b.deployment.priority,
+  );
+  const runnerUp = sorted[1] ? cost(sorted[1]) : undefined;
+  return sorted.map((c, i) => ({
+    deployment: c.deployment,
+    reason:
+      i === 0
+        ? `chosen: lowest-cost ${usd(cost(c))}${sorted.length > 1 ? ` vs ${usd(runnerUp)}` : ''}`
+        : placeReason(i, `lowest-cost ${usd(cost(c))}`),
+  }));
+}
+
+/** Fewest in-flight requests relative to capacity (rpm where every deployment has one, else weight). */
+function leastBusy(eligible: Candidate[]): PlannedAttempt[] {
+  const byRpm = eligible.every((c) => c.deployment.rpm !== undefined);
+  const capacity = (d: Deployment) => (byRpm ? (d.rpm ?? 1) : d.weight) || 1;
+  const load = (c: Candidate) => c.view.inFlight / capacity(c.deployment);
+  const sorted = [...eligible].sort(
+    (a, b) => load(a) - load(b) || a.deployment.priority - b.deployment.priority,
+  );
+  return sorted.map((c, i) => ({
+    deployment: c.deployment,
+    reason: placeReason(i, `least-busy ${c.view.inFlight} in flight`),
+  }));
+}
+
+/** Committed capacity first (by priority), then pay-as-you-go (by priority). */
+function commitmentFirst(
+  input: PlanInput,
+  eligible: Candidate[],
+  rotation: Map<string, number>,
+): PlannedAttempt[] {
+  const committed = eligible.filter((c) => input.commitment(c.deployment)?.available === true);
+  const rest = eligible.filter((c) => input.commitment(c.deployment)?.available !== true);
+  const out = priority(committed, rotation, 'commitment, priority').map((a) => ({
+    ...a,
+    reason: `${a.reason} (${input.commitment(a.deployment)?.detail ?? ''})`,
+  }));
+  for (const a of priority(rest, rotation, 'pay-as-you-go, priority')) {
+    out.push({
+      deployment: a.deployment,
+      reason: placeReason(out.length, a.reason.replace(/^[a-z]+( #\d+)?: /, '')),
+    });
+  }
+  return out;
+}
+
+/**
+ * Nginx's smooth weighted round-robin: every pick adds each weight to its current value, takes
+ * the largest, and subtracts the total from it. Weights 3:1 give a, a, b, a rather than a burst
+ * of three. Answers the whole group: the pick first, the rest by weight, then configuration order.
+ */
+export function smoothRoundRobin(group: Deployment[], rotation: Map<string, number>): Deployment[] {
+  if (group.length <= 1) return group;
+  const total = group.reduce((sum, d) => sum + d.weight, 0);
+  if (total <= 0) return group;
+  let best: Deployment | undefined;
+  let bestValue = Number.NEGATIVE_INFINITY;
+  for (const d of group) {
+    const value = (rotation.get(d.key) ?? 0) + d.weight;
+    rotation.set(d.key, value);
+    if (value > bestValue) {
+      best = d;
+      bestValue = value;
+    }
+  }
+  if (!best) return group;
+  rotation.set(best.key, bestValue - total);
+  const rest = group.filter((d) => d !== best).sort((a, b) => b.weight - a.weight);
+  return [best, ...rest];
+}
+
+function placeReason(index: number, why: string): string {
+  return index === 0 ? `chosen: ${why}` : `fallback #${index}: ${why}`;
+}
+
+function ms(value: number | undefined): string {
+  return value === undefined ? 'unmeasured' : `${Math.round(value)}ms`;
+}
+
+function usd(value: number | undefined): string {
+  return value === undefined ? 'unpriced' : `$${value.toFixed(4)}`;
 }
