@@ -127,6 +127,11 @@ const retryShape = {
   budgetPercent: z.preprocess(coerceNumericString, z.number().min(0).max(100)),
   /** Base of the exponential backoff (full jitter) before the same deployment is tried again. */
   backoffMs: int(0),
+  /**
+   * A throttle (429) that clears within this long is waited out and the deployment tried again,
+   * within the request's deadline; a longer one goes back to the client as 429 with retry-after.
+   */
+  maxThrottleWaitMs: int(0),
 };
 const circuitBreakerShape = {
   failureThreshold: positiveInt(),
@@ -150,6 +155,7 @@ export const routingSchema = z.strictObject({
       maxAttempts: retryShape.maxAttempts.default(3),
       budgetPercent: retryShape.budgetPercent.default(20),
       backoffMs: retryShape.backoffMs.default(200),
+      maxThrottleWaitMs: retryShape.maxThrottleWaitMs.default(2000),
     })
     .prefault({}),
   circuitBreaker: z

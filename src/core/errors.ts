@@ -9,17 +9,27 @@ const CODES = {
   unsupported_parameter: { status: 400, type: 'invalid_request_error' },
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
   model_not_allowed: { status: 403, type: 'permission_error' },
+  boundary_violation: { status: 403, type: 'permission_error' },
+  admin_disabled: { status: 403, type: 'permission_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   route_not_found: { status: 404, type: 'invalid_request_error' },
+  not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  request_timeout: { status: 408, type: 'invalid_request_error' },
+  conflict: { status: 409, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  insufficient_quota: { status: 429, type: 'insufficient_quota' },
   upstream_throttled: { status: 429, type: 'rate_limit_error' },
   upstream_client_error: { status: 400, type: 'invalid_request_error' },
   upstream_unavailable: { status: 502, type: 'api_error' },
-  no_deployment_available: { status: 503, type: 'api_error' },
-  upstream_timeout: { status: 504, type: 'api_error' },
   upstream_stream_failed: { status: 502, type: 'api_error' },
+  upstream_overloaded: { status: 503, type: 'api_error' },
+  no_deployment_available: { status: 503, type: 'api_error' },
+  gateway_busy: { status: 503, type: 'api_error' },
+  shared_state_unavailable: { status: 503, type: 'api_error' },
   shutting_down: { status: 503, type: 'api_error' },
+  upstream_timeout: { status: 504, type: 'api_error' },
   internal_error: { status: 500, type: 'api_error' },
 } as const satisfies Record<string, { status: number; type: string }>;
 
@@ -37,6 +47,8 @@ export interface GatewayErrorOptions {
   retryAfterMs?: number;
   /** Extra members of the rendered `error` object, e.g. Azure's `innererror` on a content filter. */
   extra?: Record<string, unknown>;
+  /** Response headers the error requires (`allow` on a 405, `www-authenticate` on a 401). */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -48,6 +60,7 @@ export class GatewayError extends Error {
   readonly clientType: string | null;
   readonly retryAfterMs: number | undefined;
   readonly extra: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -59,6 +72,7 @@ export class GatewayError extends Error {
     this.clientType = options.clientType === undefined ? CODES[code].type : options.clientType;
     this.retryAfterMs = options.retryAfterMs;
     this.extra = options.extra;
+    this.headers = options.headers;
   }
 }
 

@@ -1,52 +1,95 @@
 import { setMaxListeners } from 'node:events';
+import { type Price, resolvePrice } from '../accounting/prices.ts';
 import { type Config, resolveModelRouting } from '../config/schema.ts';
-import { KeyIndex } from '../identity/keys.ts';
+import { hashKey, Identity } from '../identity/keys.ts';
 import { createProvider } from '../providers/registry.ts';
 import { createImageLoader } from '../providers/shared/images.ts';
 import type { Provider, ProviderContext } from '../providers/types.ts';
 import { RetryBudget } from '../resilience/retry-budget.ts';
-import { HealthTracker } from '../routing/health.ts';
+import { DeploymentStates } from '../routing/deployment-state.ts';
 import type { Deployment, LogicalModel } from '../routing/types.ts';
+import { MemoryStore } from '../state/memory.ts';
+import type { Store } from '../state/types.ts';
+import { createLogger, type Logger } from '../telemetry/log.ts';
+import { type DeploymentGaugeView, GatewayMetrics } from '../telemetry/metrics.ts';
+import type { RequestRecord } from '../telemetry/record.ts';
+import { RequestLogWriter, type RetentionJob, startRetention } from '../telemetry/request-log-writer.ts';
+import { createTracing, type Tracing } from '../telemetry/tracing.ts';
 import { Transport } from '../transport/http.ts';
+
+/** Per logical model: its retry budget and its weighted round-robin position. */
+export interface ModelRuntime {
+  model: LogicalModel;
+  retryBudget: RetryBudget;
+  rotation: Map<string, number>;
+}
 
 /** Everything a request needs, built once from the configuration. */
 export interface Runtime {
+  /** The configuration, with every client key's plaintext and the admin key removed. */
   config: Config;
-  keys: KeyIndex;
+  /** SHA-256 of the admin key; undefined: the admin API refuses everything. */
+  adminKeyHash: string | undefined;
+  identity: Identity;
   providers: ReadonlyMap<string, Provider>;
-  models: ReadonlyMap<string, LogicalModel>;
-  health: HealthTracker;
-  retryBudget: RetryBudget;
+  models: ReadonlyMap<string, ModelRuntime>;
+  states: DeploymentStates;
   transport: Transport;
+  store: Store;
+  requestLog: RequestLogWriter;
+  metrics: GatewayMetrics;
+  tracing: Tracing;
+  log: Logger;
+  /** The price of a deployment known before any answer (configured, or the catalog's); see `priceOf`. */
+  prices: ReadonlyMap<string, Price | undefined>;
+  /** Requests being handled now (the server counts them). */
+  inFlight(): number;
+  /** Every finished request's record goes here: request log, metrics, trace. */
+  observeRequest(record: RequestRecord): void;
   /** Aborted when the shutdown grace period ends: requests still running are stopped with an error. */
   stopping: AbortSignal;
   stop(): void;
+  /** Flushes the request log and releases what the runtime holds; after the server drained. */
+  close(): Promise<void>;
 }
 
+export interface RuntimeOptions {
+  log?: Logger;
+  /** The store to use instead of opening `config.storage` (tests, embedding). */
+  store?: Store;
+  inFlight?: () => number;
+}
+
+/** How often expired request records are deleted. */
+const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
+
 /**
- * Configuration the contract accepts but this build does not act on yet. Said out loud at start-up
- * rather than silently ignored, so nobody believes a budget or a boundary protects them.
+ * Configuration the contract accepts but this build does not act on yet. Said out loud by `serve`,
+ * `check` and a programmatic start alike, rather than silently ignored, so nobody believes a
+ * setting protects them when it does not.
  */
 export function unimplementedSettings(config: Config): string[] {
   const notes: string[] = [];
-  config.models.forEach((m, i) => {
-    if (m.strategy !== 'priority')
-      notes.push(`models[${i}].strategy ${m.strategy}: not implemented yet; routing by priority`);
-    if (m.hedge) notes.push(`models[${i}].hedge: not implemented yet; no hedged requests are sent`);
+  const governed = [...config.teams, ...config.keys].some((x) => x.rpm || x.tpm || x.budget);
+  if (governed) notes.push('rpm, tpm and budget limits on keys and teams: not enforced yet');
+  config.providers.forEach((p, i) => {
+    if (p.commitment)
+      notes.push(`providers[${i}].commitment: not used yet (commitment-first routes by priority)`);
   });
-  const governed = [...config.teams, ...config.keys].some((x) => x.rpm || x.tpm || x.budget || x.boundary);
-  if (governed) notes.push('rpm, tpm, budget and boundary limits on keys and teams: not enforced yet');
   if (config.redis) notes.push('redis: shared state is not used yet; each replica keeps its own');
+  if (config.alerts.webhook) notes.push('alerts.webhook: budget alerts are not sent yet');
   return notes;
 }
 
-export function buildRuntime(config: Config): Runtime {
+export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
+  const log = options.log ?? createLogger();
   const context: ProviderContext = {
     loadImage: createImageLoader(config.server.imageFetch),
     env: process.env,
   };
   const providers = new Map(config.providers.map((p) => [p.id, createProvider(p, context)]));
-  const models = new Map<string, LogicalModel>();
+  const models = new Map<string, ModelRuntime>();
+  const prices = new Map<string, Price | undefined>();
   const stopping = new AbortController();
   // Every request in flight listens for the stop: far more than the default warning threshold of 10.
   setMaxListeners(0, stopping.signal);
@@ -54,7 +97,7 @@ export function buildRuntime(config: Config): Runtime {
     const deployments: Deployment[] = m.deployments.map((d) => {
       const provider = providers.get(d.provider);
       if (!provider) throw new Error(`models.${m.name}: unknown provider ${d.provider}`);
-      return {
+      const deployment: Deployment = {
         key: `${provider.id}/${d.model}`,
         provider,
         model: d.model,
@@ -62,24 +105,104 @@ export function buildRuntime(config: Config): Runtime {
         weight: d.weight,
         ...(d.rpm === undefined ? {} : { rpm: d.rpm }),
         ...(d.tpm === undefined ? {} : { tpm: d.tpm }),
+        ...(d.price === undefined ? {} : { price: d.price }),
       };
+      prices.set(deployment.key, resolvePrice(d.price, provider.type, [d.model]));
+      return deployment;
     });
+    const routing = resolveModelRouting(config.routing, m.routing);
     models.set(m.name, {
-      name: m.name,
-      strategy: m.strategy,
-      routing: resolveModelRouting(config.routing, m.routing),
-      deployments,
+      model: {
+        name: m.name,
+        strategy: m.strategy,
+        routing,
+        ...(m.hedge ? { hedgeAfterMs: m.hedge.afterMs } : {}),
+        deployments,
+      },
+      retryBudget: new RetryBudget(routing.retry.budgetPercent),
+      rotation: new Map(),
     });
   }
+  const store = options.store ?? new MemoryStore();
+  const identity = new Identity(config.keys, config.teams, store);
+  identity.start();
+  const transport = new Transport();
+  const states = new DeploymentStates();
+  const inFlight = options.inFlight ?? (() => 0);
+  const requestLog = new RequestLogWriter(store, {
+    queueSize: config.logging.queueSize,
+    batchSize: config.logging.batchSize,
+    flushMs: config.logging.flushMs,
+    warn: (message) => log.warn('request_log', { message }),
+  });
+  const retention: RetentionJob | undefined =
+    store.kind === 'memory'
+      ? undefined
+      : startRetention(store, config.logging.retentionDays, RETENTION_INTERVAL_MS, {
+          warn: (message) => log.warn('request_log_retention', { message }),
+        });
+  const metrics = new GatewayMetrics({
+    isConfiguredModel: (name) => models.has(name),
+    inFlight,
+    deployments: () => deploymentGauges(models, states),
+    requestLog: () => requestLog.stats,
+  });
+  const tracing = createTracing(config.telemetry);
   return {
-    config,
-    keys: new KeyIndex(config.keys),
+    config: withoutSecrets(config),
+    adminKeyHash: config.adminKey === undefined ? undefined : hashKey(config.adminKey),
+    identity,
     providers,
     models,
-    health: new HealthTracker(),
-    retryBudget: new RetryBudget(config.routing.retry.budgetPercent),
-    transport: new Transport(),
+    states,
+    transport,
+    store,
+    requestLog,
+    metrics,
+    tracing,
+    log,
+    prices,
+    inFlight,
+    observeRequest: (record) => {
+      metrics.observeRequest(record);
+      requestLog.enqueue(record);
+    },
     stopping: stopping.signal,
     stop: () => stopping.abort(),
+    close: async () => {
+      identity.stop();
+      retention?.stop();
+      await requestLog.close();
+      await Promise.all([transport.close(), tracing.shutdown()]);
+      await store.close();
+    },
   };
+}
+
+/** Every deployment's circuit and in-flight count, for the scrape-time gauges. */
+function deploymentGauges(
+  models: ReadonlyMap<string, ModelRuntime>,
+  states: DeploymentStates,
+): DeploymentGaugeView[] {
+  const seen = new Map<string, DeploymentGaugeView>();
+  const now = Date.now();
+  for (const { model } of models.values()) {
+    for (const d of model.deployments) {
+      if (seen.has(d.key)) continue;
+      const view = states.view(d.key, model.routing.circuitBreaker, now);
+      seen.set(d.key, {
+        provider: d.provider.id,
+        deployment: d.model,
+        circuit: view.circuit,
+        inFlight: view.inFlight,
+      });
+    }
+  }
+  return [...seen.values()];
+}
+
+/** Client keys are hashed into the identity index at start-up and the admin key into its hash. */
+function withoutSecrets(config: Config): Config {
+  const { adminKey: _dropped, ...rest } = config;
+  return { ...rest, keys: config.keys.map((k) => ({ ...k, key: '' })) };
 }

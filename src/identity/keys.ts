@@ -1,59 +1,198 @@
-import { createHash } from 'node:crypto';
-import type { KeyConfig } from '../config/schema.ts';
+import { hash } from 'node:crypto';
+import type { BoundaryConfig, BudgetConfig, KeyConfig, TeamConfig } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import type { KeyRecord, KeyStore } from '../state/types.ts';
 
-/** Who is calling, and what they may use. */
-export interface Principal {
-  keyName: string;
-  team: string | undefined;
+/** What a key or a team may do: models, rate limits, budget, data boundary. */
+export interface Policy {
   /** Allowed logical model names; undefined means all. */
   models: ReadonlySet<string> | undefined;
+  rpm?: number;
+  tpm?: number;
+  budget?: BudgetConfig;
+  boundary?: BoundaryConfig;
 }
 
-/** Keys are indexed by their SHA-256 only: plaintext keys are not kept after start-up. */
+export interface TeamPolicy extends Policy {
+  name: string;
+}
+
+/** Who is calling: the key, its policy, and its team's. A request must satisfy both. */
+export interface Principal {
+  /** `static:<name>` for keys from the configuration, the store's id (`key_...`) otherwise. */
+  keyId: string;
+  keyName: string;
+  key: Policy;
+  team: TeamPolicy | undefined;
+}
+
+/** Keys are identified by their SHA-256 only: no plaintext key is kept after start-up. */
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key);
 }
 
-/** Presented keys remembered after a successful lookup, so the hot path skips SHA-256. */
-const RECENT_KEYS_LIMIT = 10_000;
+const UNAUTHENTICATED_HEADERS = { 'www-authenticate': 'Bearer realm="switchyard"' };
 
-export class KeyIndex {
-  private readonly byHash = new Map<string, Principal>();
-  /** Bounded, and holds only keys that matched: unknown keys cannot grow it. */
-  private readonly recent = new Map<string, Principal>();
+function unauthenticated(message: string): GatewayError {
+  return new GatewayError('invalid_api_key', message, { headers: UNAUTHENTICATED_HEADERS });
+}
 
-  constructor(keys: readonly KeyConfig[]) {
+/** Cached lookups (hits and misses), dropped whenever any key changes anywhere. */
+const CACHE_LIMIT = 10_000;
+/** How often the store's key version is read, so a revocation on another replica lands within a second. */
+export const KEY_VERSION_POLL_MS = 250;
+
+interface CachedKey {
+  record: KeyRecord | undefined;
+  principal: Principal | undefined;
+}
+
+/**
+ * Authenticates bearer keys: static keys from the configuration (hashed at start-up) and keys in
+ * the store (created by the admin API or the CLI). Store lookups are cached by key hash; the cache
+ * is dropped on every local change at once and on every change made elsewhere within
+ * KEY_VERSION_POLL_MS, so it never serves a revoked key past that.
+ */
+export class Identity {
+  private readonly statics = new Map<string, Principal>();
+  private readonly teams = new Map<string, TeamPolicy>();
+  private readonly cache = new Map<string, CachedKey>();
+  private version: number | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private readonly store: KeyStore | undefined;
+
+  constructor(keys: readonly KeyConfig[], teams: readonly TeamConfig[], store?: KeyStore) {
+    this.store = store;
+    for (const t of teams) this.teams.set(t.name, { name: t.name, ...policyOf(t) });
     for (const k of keys) {
-      this.byHash.set(hashKey(k.key), {
+      this.statics.set(hashKey(k.key), {
+        keyId: `static:${k.name}`,
         keyName: k.name,
-        team: k.team,
-        models: k.models ? new Set(k.models) : undefined,
+        key: policyOf(k),
+        team: k.team === undefined ? undefined : this.teams.get(k.team),
       });
     }
+    this.expiresAt = new Map(
+      keys
+        .filter((k) => k.expiresAt !== undefined)
+        .map((k) => [`static:${k.name}`, Date.parse(k.expiresAt!)]),
+    );
+  }
+
+  private readonly expiresAt: Map<string, number>;
+
+  team(name: string): TeamPolicy | undefined {
+    return this.teams.get(name);
+  }
+
+  teamNames(): string[] {
+    return [...this.teams.keys()];
+  }
+
+  /** Watches the store's key version (other replicas' changes). */
+  start(): void {
+    if (!this.store || this.poller) return;
+    const store = this.store;
+    this.poller = setInterval(() => {
+      store.keysVersion().then(
+        (version) => {
+          if (this.version !== undefined && version !== this.version) this.cache.clear();
+          this.version = version;
+        },
+        () => {
+          // The store is away: keep serving what is cached; local revocations already cleared it.
+        },
+      );
+    }, KEY_VERSION_POLL_MS);
+    this.poller.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.poller);
+    this.poller = undefined;
+  }
+
+  /** A key changed through this process: forget every cached lookup now. */
+  invalidate(): void {
+    this.cache.clear();
   }
 
   /** Bearer token from the Authorization header → principal, or a 401 that never echoes the key. */
-  authenticate(authorization: string | undefined): Principal {
+  async authenticate(authorization: string | undefined, nowMs = Date.now()): Promise<Principal> {
     if (!authorization) {
-      throw new GatewayError(
-        'invalid_api_key',
-        'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".',
-      );
+      throw unauthenticated('You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".');
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     const key = match?.[1];
-    if (!key) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
-    const cached = this.recent.get(key);
-    if (cached) return cached;
-    const principal = this.byHash.get(hashKey(key));
-    if (!principal) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
-    if (this.recent.size >= RECENT_KEYS_LIMIT) this.recent.clear();
-    this.recent.set(key, principal);
-    return principal;
+    if (!key) throw unauthenticated('Incorrect API key provided.');
+    const keyHash = hashKey(key);
+    const fixed = this.statics.get(keyHash);
+    if (fixed) {
+      const expires = this.expiresAt.get(fixed.keyId);
+      if (expires !== undefined && nowMs >= expires) throw unauthenticated('This API key has expired.');
+      return fixed;
+    }
+    const cached = this.cache.get(keyHash) ?? (await this.lookup(keyHash));
+    const record = cached.record;
+    if (!record || !cached.principal) throw unauthenticated('Incorrect API key provided.');
+    if (record.revokedAtMs !== null && record.revokedAtMs <= nowMs) {
+      throw unauthenticated('This API key has been revoked.');
+    }
+    if (record.expiresAtMs !== null && nowMs >= record.expiresAtMs)
+      throw unauthenticated('This API key has expired.');
+    return cached.principal;
+  }
+
+  private async lookup(keyHash: string): Promise<CachedKey> {
+    if (!this.store) return { record: undefined, principal: undefined };
+    let record: KeyRecord | undefined;
+    try {
+      record = await this.store.findKeyByHash(keyHash);
+    } catch {
+      throw new GatewayError('shared_state_unavailable', 'the key store is unavailable; retry the request', {
+        retryAfterMs: 1000,
+      });
+    }
+    const entry: CachedKey = { record, principal: record ? this.principalOf(record) : undefined };
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(keyHash, entry);
+    return entry;
+  }
+
+  principalOf(record: KeyRecord): Principal {
+    return {
+      keyId: record.id,
+      keyName: record.name,
+      key: {
+        models: record.models ? new Set(record.models) : undefined,
+        ...(record.rpm === null ? {} : { rpm: record.rpm }),
+        ...(record.tpm === null ? {} : { tpm: record.tpm }),
+        ...(record.budget === null ? {} : { budget: record.budget }),
+        ...(record.boundary === null ? {} : { boundary: record.boundary }),
+      },
+      team: record.team === null ? undefined : this.teams.get(record.team),
+    };
   }
 }
 
-export function mayUseModel(principal: Principal, model: string): boolean {
-  return principal.models === undefined || principal.models.has(model);
+function policyOf(x: KeyConfig | TeamConfig): Policy {
+  return {
+    models: x.models ? new Set(x.models) : undefined,
+    ...(x.rpm === undefined ? {} : { rpm: x.rpm }),
+    ...(x.tpm === undefined ? {} : { tpm: x.tpm }),
+    ...(x.budget === undefined ? {} : { budget: x.budget }),
+    ...(x.boundary === undefined ? {} : { boundary: x.boundary }),
+  };
+}
+
+/** The rule that refuses a model, if any: the key's list, then the team's. */
+export function modelRefusal(principal: Principal, model: string): string | undefined {
+  if (principal.key.models && !principal.key.models.has(model)) {
+    return `key "${principal.keyName}" is not allowed to use model "${model}" (keys[].models)`;
+  }
+  const team = principal.team;
+  if (team?.models && !team.models.has(model)) {
+    return `team "${team.name}" is not allowed to use model "${model}" (teams[].models)`;
+  }
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ProviderType } from '../config/schema.ts';
 import type { ChatEvent, ChatRequest, EmbeddingRequest, EmbeddingResult } from '../core/chat.ts';
 import { type CapacitySignal, type HttpCall, UpstreamError, type UpstreamFailure } from '../core/upstream.ts';
 import type { ImageLoader } from './shared/images.ts';
@@ -24,6 +25,19 @@ export function credentialFailure(cloudName: string, providerId: string, reason:
     retryable: true,
     message: `${cloudName} credentials unavailable for ${providerId}: ${reason}`,
   });
+}
+
+/** Where a request for a model id may be processed, for data-boundary decisions. */
+export interface DataResidency {
+  /**
+   * `in-region`: the provider's (or an ARN's) own region; `geography`: any region of a cross-region
+   * geography (a Bedrock `us.`/`eu.` profile); `global`: any region at all.
+   */
+  scope: 'in-region' | 'geography' | 'global';
+  /** The profile's geography prefix (`us`, `eu`, `apac`, ...) when scope is `geography`. */
+  geography?: string;
+  /** Globs over region names where the data may be processed (`us-*`, or `*` for anywhere). */
+  regions: string[];
 }
 
 /** Incremental decoder of a native stream: bytes in, neutral events out. */
@@ -63,7 +77,7 @@ export interface ChatCallContext {
 /** One configured cloud endpoint: an adapter of small pure functions plus its credentials. */
 export interface Provider {
   readonly id: string;
-  readonly type: string;
+  readonly type: ProviderType;
   readonly region: string;
   readonly tags: readonly string[];
   /** Human name of the cloud for error messages ("Azure OpenAI"). */
@@ -92,4 +106,9 @@ export interface Provider {
    * Absent: one call takes any number.
    */
   embeddingsBatchSize?(target: DeploymentTarget): number;
+  /**
+   * Where a request for `model` may be processed, for data boundaries. Absent: in the provider's
+   * own region (a `global` region is not in any single region).
+   */
+  residency?(model: string): DataResidency;
 }

@@ -1,23 +1,20 @@
-import type { ChatEvent, ChatRequest } from '../core/chat.ts';
+import type { ChatEvent, ChatRequest, Usage } from '../core/chat.ts';
 import { GatewayError } from '../core/errors.ts';
 import { tryParseJson } from '../core/json.ts';
 import { UpstreamError } from '../core/upstream.ts';
 import { type CompletionMeta, collectCompletion } from '../egress/openai/chat-completion.ts';
 import { ChatChunkEncoder } from '../egress/openai/chat-stream.ts';
 import { sseErrorFrame } from '../egress/openai/errors.ts';
+import { estimateChat } from '../gateway/estimate.ts';
+import type { Delivery, InferenceSpec } from '../gateway/lifecycle.ts';
 import type { Runtime } from '../gateway/runtime.ts';
-import type { Principal } from '../identity/keys.ts';
+import type { RequestScope } from '../gateway/scope.ts';
+import { createRequestImageLoader } from '../providers/shared/images.ts';
 import type { ChatStreamDecoder } from '../providers/types.ts';
-import { type AbortCause, runAttempts, type ServedAttempt } from '../resilience/attempts.ts';
+import type { AbortCause, ServedAttempt } from '../resilience/attempts.ts';
 import { failureFromTransportError } from '../transport/http.ts';
 import { BatchedWriter, contractHeaders, type Exchange, sendJson } from './exchange.ts';
-import {
-  openRequestScope,
-  type RequestScope,
-  resolveModel,
-  sendClassified,
-  settleAttempts,
-} from './scope.ts';
+import { sendClassified } from './upstream.ts';
 
 /** A stream whose first output arrived: the rest is read only as fast as the client takes it. */
 interface OpenStream {
@@ -28,25 +25,37 @@ interface OpenStream {
   ended: boolean;
 }
 
-export async function serveChat(
+type ChatAnswer = { kind: 'complete'; events: ChatEvent[] } | { kind: 'stream'; stream: OpenStream };
+
+/** Chat completions as one operation of the lifecycle: how to attempt it and how to deliver it. */
+export function chatSpec(
   rt: Runtime,
   ex: Exchange,
-  principal: Principal,
   request: ChatRequest,
-): Promise<void> {
-  const model = resolveModel(rt, principal, request.model);
-  const scope = openRequestScope(rt, ex, model);
-  try {
-    const result = await runAttempts(scope.context, async (deployment, io) => {
-      const call = await deployment.provider.chatCall(request, { model: deployment.model });
+  requestBody: string | undefined,
+): InferenceSpec<ChatAnswer> {
+  // One loader for every attempt: each image is fetched once, and not after the client left.
+  const imagesStop = new AbortController();
+  ex.res.once('close', () => imagesStop.abort());
+  const loadImage = createRequestImageLoader(rt.config.server.imageFetch, request, imagesStop.signal);
+  const collectBodies = rt.config.logging.bodies;
+  return {
+    operation: 'chat',
+    model: request.model,
+    stream: request.stream,
+    estimate: estimateChat(request),
+    ...(requestBody === undefined ? {} : { requestBody }),
+    attempt: async (deployment, io) => {
+      const call = await deployment.provider.chatCall(request, { model: deployment.model }, { loadImage });
       const response = await sendClassified(io, deployment.provider, call);
       if (!request.stream) {
         const text = await response.body.text();
-        io.firstByte();
+        io.firstOutput();
         const json = tryParseJson(text);
-        if (json === undefined)
+        if (json === undefined) {
           throw new UpstreamError({ kind: 'protocol', retryable: true, message: 'response is not JSON' });
-        return { kind: 'complete' as const, events: deployment.provider.decodeChat(json, request) };
+        }
+        return { kind: 'complete', events: deployment.provider.decodeChat(json, request) };
       }
       const decoder = deployment.provider.chatStreamDecoder(request);
       const chunks = response.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
@@ -55,28 +64,38 @@ export async function serveChat(
         const next = await chunks.next();
         const first = next.done ? decoder.end() : decoder.push(next.value);
         if (first.length > 0 || next.done) {
-          io.firstByte();
-          const stream: OpenStream = { first, chunks, decoder, ended: next.done === true };
-          return { kind: 'stream' as const, stream };
+          io.firstOutput();
+          return { kind: 'stream', stream: { first, chunks, decoder, ended: next.done === true } };
         }
       }
-    });
-    const served = settleAttempts(ex, scope, result);
-    if (!served || !result.ok) return;
-    const meta: CompletionMeta = {
-      id: `chatcmpl-${ex.id.slice(4)}`,
-      model: request.model,
-      created: Math.floor(Date.now() / 1000),
-    };
-    try {
-      if (result.value.kind === 'complete') sendJson(ex, 200, collectCompletion(result.value.events, meta));
-      else await pipeStream(ex, served, result.value.stream, meta, request.includeUsage, scope);
-    } finally {
-      served.end();
-    }
-  } finally {
-    scope.close();
-  }
+    },
+    deliver: async (answer, served, scope) => {
+      const meta: CompletionMeta = {
+        id: `chatcmpl-${ex.id.slice(4)}`,
+        model: request.model,
+        created: Math.floor(Date.now() / 1000),
+      };
+      if (answer.kind === 'complete') {
+        const body = collectCompletion(answer.events, meta);
+        const payload = JSON.stringify(body);
+        sendJson(ex, 200, body, {}, payload);
+        return {
+          status: 200,
+          errorCode: null,
+          usage: usageOf(answer.events),
+          firstOutputAtMs: Date.now(),
+          ...(collectBodies ? { responseBody: payload } : {}),
+        };
+      }
+      return pipeStream(ex, served, answer.stream, meta, request.includeUsage, scope, collectBodies);
+    },
+  };
+}
+
+function usageOf(events: readonly ChatEvent[]): Usage | undefined {
+  let usage: Usage | undefined;
+  for (const event of events) if (event.type === 'usage') usage = event.usage;
+  return usage;
 }
 
 /** Thrown inside pipeStream when the request was stopped from outside (deadline, shutdown). */
@@ -89,10 +108,15 @@ async function pipeStream(
   meta: CompletionMeta,
   includeUsage: boolean,
   scope: RequestScope,
-): Promise<void> {
+  collectBody: boolean,
+): Promise<Delivery> {
   const { res } = ex;
   const signal = scope.context.requestSignal;
   const encoder = new ChatChunkEncoder(meta, includeUsage);
+  let body = '';
+  const keep = (events: readonly ChatEvent[]) => {
+    if (collectBody) for (const e of events) if (e.type === 'text') body += e.text;
+  };
   const stopIfAborted = () => {
     if (signal.aborted) throw new StreamStopped();
   };
@@ -103,7 +127,16 @@ async function pipeStream(
     'x-accel-buffering': 'no',
     ...contractHeaders(ex),
   });
+  const firstOutputAtMs = Date.now();
+  const delivered = (errorCode: string | null): Delivery => ({
+    status: 200,
+    errorCode,
+    usage: encoder.reportedUsage,
+    firstOutputAtMs,
+    ...(collectBody ? { responseBody: body } : {}),
+  });
   try {
+    keep(stream.first);
     await out.write(encoder.encode(stream.first));
     if (!stream.ended) {
       for (;;) {
@@ -111,23 +144,34 @@ async function pipeStream(
         const next = await stream.chunks.next();
         if (next.done) break;
         const events = stream.decoder.push(next.value);
+        keep(events);
         if (events.length > 0) await out.write(encoder.encode(events));
       }
     }
     stopIfAborted();
-    out.end((stream.ended ? '' : encoder.encode(stream.decoder.end())) + encoder.end());
+    const last = stream.ended ? [] : stream.decoder.end();
+    keep(last);
+    out.end(encoder.encode(last) + encoder.end());
+    return delivered(null);
   } catch (err) {
     const cause = scope.abortCause();
-    if (res.destroyed || cause === 'client_gone') return;
+    if (res.destroyed || cause === 'client_gone') return delivered('client_gone');
+    const error = streamError(err, cause, served, scope);
     // Text decoded before the failure still goes first.
-    out.end(sseErrorFrame(streamError(err, cause, served)));
+    out.end(sseErrorFrame(error));
     // A client that reads nothing would hold the connection (and this request) forever.
     if (res.writableNeedDrain) res.destroy();
+    return delivered(error.code);
   }
 }
 
 /** Why a started stream ends early, as the error event the client gets. */
-function streamError(err: unknown, cause: AbortCause | undefined, served: ServedAttempt): GatewayError {
+function streamError(
+  err: unknown,
+  cause: AbortCause | undefined,
+  served: ServedAttempt,
+  scope: RequestScope,
+): GatewayError {
   const from = `${served.deployment.provider.id}/${served.deployment.model}`;
   if (cause === 'total_timeout') {
     return new GatewayError('upstream_timeout', `the total timeout was reached while streaming from ${from}`);
@@ -137,6 +181,11 @@ function streamError(err: unknown, cause: AbortCause | undefined, served: Served
       'shutting_down',
       `the gateway is shutting down; the stream from ${from} was ended early`,
     );
+  }
+  if (!(err instanceof UpstreamError)) {
+    // The gateway's own code failed (a decoder bug): never counted against the cloud.
+    scope.context.log.error('stream_internal_error', { provider: served.deployment.provider.id, error: err });
+    return new GatewayError('internal_error', `internal error in the gateway while streaming from ${from}`);
   }
   const failure = failureFromTransportError(err);
   served.failedLater(failure);

@@ -36,13 +36,14 @@ export function contractHeaders(ex: Exchange): Record<string, string> {
   };
 }
 
+/** `payload` is the body already serialised, when the caller needed the text too. */
 export function sendJson(
   ex: Exchange,
   status: number,
   body: unknown,
   extra: Record<string, string> = {},
+  payload: string = JSON.stringify(body),
 ): void {
-  const payload = JSON.stringify(body);
   ex.res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': String(Buffer.byteLength(payload)),
@@ -57,7 +58,7 @@ export function sendError(ex: Exchange, err: GatewayError): void {
     ex.res.destroy();
     return;
   }
-  const extra: Record<string, string> = {};
+  const extra: Record<string, string> = { ...err.headers };
   if (err.retryAfterMs !== undefined)
     extra['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
   // A body we refused to read must not be parsed as the next request on this connection.

@@ -1,42 +1,75 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.ts';
-import { buildRuntime, type Runtime } from '../gateway/runtime.ts';
+import { GatewayError } from '../core/errors.ts';
+import {
+  buildRuntime,
+  type Runtime,
+  type RuntimeOptions,
+  unimplementedSettings,
+} from '../gateway/runtime.ts';
+import { openStore } from '../state/open.ts';
 import { createRequestHandler } from './app.ts';
+import { newExchange, sendError } from './exchange.ts';
 
 /** How long requests stopped at the end of the grace period get to write their error. */
 const STOP_WAIT_MS = 1000;
+
+/** Routes that answer even when the gateway is at its in-flight limit: probes must see the truth. */
+const ALWAYS_SERVED = new Set(['/healthz', '/readyz', '/metrics']);
 
 export interface RunningGateway {
   url: string;
   host: string;
   port: number;
   runtime: Runtime;
-  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes the rest. */
+  /**
+   * SIGTERM's sequence: readiness fails at once; requests are still accepted and served for
+   * `server.drainDelayMs` (a load balancer's endpoints lag the signal); then the listener closes
+   * and in-flight requests get up to `graceMs` to finish.
+   */
   shutdown(graceMs?: number): Promise<{ drained: boolean }>;
 }
 
-export interface ListenOptions {
+export interface ListenOptions extends RuntimeOptions {
   host?: string;
   port?: number;
 }
 
 export async function startGateway(config: Config, options: ListenOptions = {}): Promise<RunningGateway> {
-  const runtime = buildRuntime(config);
-  let draining = false;
+  // A database that is down at start is a clear startup error (StoreUnavailableError), not a request-time one.
+  const store = options.store ?? (await openStore(config.storage));
   let inFlight = 0;
+  const runtime = buildRuntime(config, { ...options, store, inFlight: () => inFlight });
+  for (const note of unimplementedSettings(config)) runtime.log.warn('setting_not_enforced', { note });
+  let draining = false;
   let onIdle: (() => void) | undefined;
   const handler = createRequestHandler(runtime, { draining: () => draining });
+  const { maxInFlight } = config.server;
   const server: Server = createServer(
     {
       // Node answers 431 itself for headers over this size.
       maxHeaderSize: 32 * 1024,
-      // A client that trickles its headers or body cannot hold a connection forever.
+      // Headers must arrive within 30 s; the body within server.bodyTimeoutMs (see readBody).
       headersTimeout: 30_000,
       requestTimeout: 0,
       keepAliveTimeout: 65_000,
     },
-    (req, res) => {
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (inFlight >= maxInFlight && !ALWAYS_SERVED.has(pathOf(req))) {
+        sendError(
+          newExchange(req, res),
+          new GatewayError(
+            'gateway_busy',
+            `the gateway is at its limit of ${maxInFlight} requests in flight (server.maxInFlight); retry shortly`,
+            {
+              retryAfterMs: 1000,
+              headers: { connection: 'close' },
+            },
+          ),
+        );
+        return;
+      }
       inFlight++;
       res.once('close', () => {
         inFlight--;
@@ -46,13 +79,18 @@ export async function startGateway(config: Config, options: ListenOptions = {}):
     },
   );
   const host = options.host ?? config.server.host;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? config.server.port, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? config.server.port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -71,6 +109,7 @@ export async function startGateway(config: Config, options: ListenOptions = {}):
   const shutdown = (graceMs = config.server.shutdownGraceMs): Promise<{ drained: boolean }> => {
     stopped ??= (async () => {
       draining = true;
+      if (config.server.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.server.drainDelayMs));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const drained = await idle(graceMs);
@@ -82,7 +121,7 @@ export async function startGateway(config: Config, options: ListenOptions = {}):
       }
       server.closeAllConnections();
       await closed;
-      await runtime.transport.close();
+      await runtime.close();
       return { drained };
     })();
     return stopped;
@@ -95,4 +134,10 @@ export async function startGateway(config: Config, options: ListenOptions = {}):
     runtime,
     shutdown,
   };
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? url : url.slice(0, queryAt);
 }

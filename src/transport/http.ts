@@ -30,10 +30,13 @@ export class UpstreamBody extends Readable {
     this.push(null);
   }
 
-  /** The upstream failed mid-body: readers get the error; the request is already over. */
+  /**
+   * The upstream failed mid-body: readers get the error, already classified as the network's or
+   * the cloud's failure (an UpstreamError), so nothing downstream mistakes it for a gateway bug.
+   */
   fail(err: Error): void {
     this.finished = true;
-    this.destroy(err);
+    this.destroy(transportFailure(err));
   }
 
   override _read(): void {
@@ -58,7 +61,7 @@ export class UpstreamBody extends Readable {
       const chunks: Buffer[] = [];
       this.on('data', (chunk: Buffer) => chunks.push(chunk));
       finished(this, (err) => {
-        if (err) reject(err);
+        if (err) reject(transportFailure(err));
         else resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
       });
     });
@@ -77,7 +80,11 @@ export interface UpstreamResponse {
 export interface SendOptions {
   signal: AbortSignal;
   connectMs: number;
-  /** Limit until response headers arrive. */
+  /**
+   * Limit until response headers arrive: the first-byte timeout for a stream; 0 (none) for a
+   * non-streaming answer, whose headers come when it is complete: its request's total deadline
+   * aborts it instead.
+   */
   headersMs: number;
   /** Longest silence between two body chunks. */
   idleMs: number;
@@ -206,7 +213,7 @@ export async function readErrorBody(body: Readable): Promise<string> {
 }
 
 function transportFailure(err: unknown): UpstreamError {
-  return new UpstreamError(failureFromTransportError(err));
+  return err instanceof UpstreamError ? err : new UpstreamError(failureFromTransportError(err));
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -226,7 +233,8 @@ export function failureFromTransportError(err: unknown): UpstreamFailure {
       return {
         kind: 'timeout',
         retryable: true,
-        message: 'no response headers before the first-byte timeout',
+        message:
+          'no response headers in time (timeouts.firstByteMs for a stream, timeouts.totalMs otherwise)',
       };
     case 'UND_ERR_BODY_TIMEOUT':
       return { kind: 'timeout', retryable: true, message: 'the response went idle past the idle timeout' };

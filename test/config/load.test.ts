@@ -71,7 +71,7 @@ describe('the contract example', () => {
     assert.equal(config.adminKey, CONTRACT_ENV.SWITCHYARD_ADMIN_KEY);
     assert.deepEqual(config.routing, {
       timeouts: { connectMs: 2000, firstByteMs: 60000, idleMs: 30000, totalMs: 600000 },
-      retry: { maxAttempts: 3, budgetPercent: 20, backoffMs: 200 },
+      retry: { maxAttempts: 3, budgetPercent: 20, backoffMs: 200, maxThrottleWaitMs: 2000 },
       circuitBreaker: {
         failureThreshold: 5,
         failureRatePercent: 50,
@@ -222,7 +222,12 @@ describe('defaults', () => {
 
   it('keep partial sections partial: one routing value does not drop the others', () => {
     const config = parseConfigText(`${MINIMAL}routing: { retry: { maxAttempts: 5 } }\n`, FILE, {});
-    assert.deepEqual(config.routing.retry, { maxAttempts: 5, budgetPercent: 20, backoffMs: 200 });
+    assert.deepEqual(config.routing.retry, {
+      maxAttempts: 5,
+      budgetPercent: 20,
+      backoffMs: 200,
+      maxThrottleWaitMs: 2000,
+    });
     assert.equal(config.routing.timeouts.totalMs, 600000);
   });
 

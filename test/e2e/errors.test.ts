@@ -168,12 +168,14 @@ describe('failover: Azure first, another cloud when Azure fails', () => {
     assert.match(text, /^Hello from simulated OpenAI/);
   });
 
-  test('a hanging Azure is abandoned at the first-byte timeout', async () => {
+  test('a stream from a hanging Azure is abandoned at the first-byte timeout', async () => {
     stack.sims.azure.addFaults([{ kind: 'hang' }]);
-    const { data, response } = await client.chat.completions
-      .create({ model: 'quick', messages: hi })
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'quick', stream: true, messages: hi })
       .withResponse();
-    assert.match(data.choices[0]?.message.content ?? '', /simulated OpenAI/);
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    assert.match(text, /simulated OpenAI/);
     assert.equal(response.headers.get('x-switchyard-attempts'), '2');
   });
 
@@ -183,14 +185,14 @@ describe('failover: Azure first, another cloud when Azure fails', () => {
     const err = await apiError(client.chat.completions.create({ model: 'gpt-5', messages: hi }));
     assert.equal(err.status, 502);
     assert.match(err.message, /azure-eastus\/gpt-5-prod: failed 500/);
-    assert.match(err.message, /openai\/gpt-5: failed \(connection reset by the upstream\)/);
+    assert.match(err.message, /openai\/gpt-5: failed \(connection: connection reset by the upstream\)/);
     assert.equal(err.headers?.get('x-switchyard-attempts'), '2');
   });
 
-  test('a single deployment that hangs answers 504', async () => {
+  test('a single deployment that hangs answers 504: at firstByteMs for a stream, at totalMs otherwise', async () => {
     const quickSolo = await startStack(
       (sims) => `
-routing: { timeouts: { firstByteMs: 200 } }
+routing: { timeouts: { firstByteMs: 200, totalMs: 700 } }
 providers:
   - { id: azure-eastus, type: azure-openai, endpoint: ${sims.azure.url}, apiKey: azure-test-key }
 models:
@@ -201,10 +203,19 @@ keys:
 `,
     );
     try {
-      quickSolo.sims.azure.addFaults([{ kind: 'hang' }]);
-      const err = await apiError(quickSolo.client().chat.completions.create({ model: 'solo', messages: hi }));
-      assert.equal(err.status, 504);
-      assert.match(err.message, /no first byte within 200 ms/);
+      quickSolo.sims.azure.addFaults([{ kind: 'hang', times: 2 }]);
+      const streamed = await apiError(
+        quickSolo.client().chat.completions.create({ model: 'solo', stream: true, messages: hi }),
+      );
+      assert.equal(streamed.status, 504);
+      assert.match(streamed.message, /no first output within 200 ms/);
+      const started = Date.now();
+      const whole = await apiError(
+        quickSolo.client().chat.completions.create({ model: 'solo', messages: hi }),
+      );
+      assert.equal(whole.status, 504);
+      assert.match(whole.message, /total timeout reached/);
+      assert.ok(Date.now() - started >= 600, 'a non-streaming answer is waited for up to totalMs');
     } finally {
       await quickSolo.close();
     }

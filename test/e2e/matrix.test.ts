@@ -50,9 +50,11 @@ before(async () => {
     ])
     .join('\n');
   const yaml = `
-server: { imageFetch: { allowPrivateNetworks: true } }
+server: { imageFetch: { allowPrivateNetworks: true, allowedPorts: [${new URL(imageUrl).port}] } }
 routing:
   timeouts: { connectMs: 2000, firstByteMs: 15000, idleMs: 15000, totalMs: 30000 }
+  # Every 429 goes back to the client, so each cloud's throttle is seen as the client sees it.
+  retry: { maxThrottleWaitMs: 0 }
   circuitBreaker: { failureThreshold: 1000, cooldownMs: 1000 }
 providers:
 ${providers}
@@ -338,7 +340,8 @@ for (const cloud of clouds) {
     });
 
     test('a stream cut after it started ends with an error event', async () => {
-      started.get(cloud.name)?.sim.addFaults([{ kind: 'cut', afterChunks: 3 }]);
+      // After the first output on every cloud (Anthropic's opens with message_start, ping and a block start).
+      started.get(cloud.name)?.sim.addFaults([{ kind: 'cut', afterChunks: 5 }]);
       const stream = await client.chat.completions.create({
         model,
         stream: true,

@@ -139,13 +139,32 @@ describe('streaming end to end', () => {
     assert.ok(!probe.finished);
     await waitFor(
       () =>
-        gateway.runtime.health.view('probe/m', { failureThreshold: 5, cooldownMs: 1 }, Date.now())
-          .inFlight === 0,
+        gateway.runtime.states.view(
+          'probe/m',
+          {
+            failureThreshold: 5,
+            failureRatePercent: 100,
+            minimumRequests: 1000,
+            windowMs: 30_000,
+            cooldownMs: 1,
+          },
+          Date.now(),
+        ).inFlight === 0,
       'in-flight to drop',
     );
     // A client leaving is not the upstream's fault.
     assert.equal(
-      gateway.runtime.health.view('probe/m', { failureThreshold: 1, cooldownMs: 1 }, Date.now()).circuit,
+      gateway.runtime.states.view(
+        'probe/m',
+        {
+          failureThreshold: 1,
+          failureRatePercent: 100,
+          minimumRequests: 1000,
+          windowMs: 30_000,
+          cooldownMs: 1,
+        },
+        Date.now(),
+      ).circuit,
       'closed',
     );
   });

@@ -192,7 +192,17 @@ describe('streaming pipe', () => {
       // The total deadline aborts the upstream call: the upstream sees its client (the gateway) go.
       assert.ok(await waitFor(() => up.closedEarly === 1, 5000), 'upstream was not aborted at totalMs');
       const inFlight = () =>
-        gw.runtime.health.view('up/m', { failureThreshold: 5, cooldownMs: 1 }, Date.now()).inFlight;
+        gw.runtime.states.view(
+          'up/m',
+          {
+            failureThreshold: 5,
+            failureRatePercent: 100,
+            minimumRequests: 1000,
+            windowMs: 30_000,
+            cooldownMs: 1,
+          },
+          Date.now(),
+        ).inFlight;
       // The gateway should now end (or destroy) the response; it never does while the client stalls.
       const released = await waitFor(() => inFlight() === 0 || socket.destroyed || res.complete, 2000);
       assert.ok(released, `still in flight ${inFlight()} after the total deadline`);

@@ -12,7 +12,7 @@ import type { ChatRequest } from '../../src/core/chat.ts';
 import { createProvider } from '../../src/providers/registry.ts';
 import { type RunningGateway, startGateway } from '../../src/server/http.ts';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
-import { fixtureJson, TEST_PROVIDER_CONTEXT } from './helpers.ts';
+import { fixtureJson, TEST_CALL, TEST_PROVIDER_CONTEXT } from './helpers.ts';
 
 const SECRET = 'sk-ant-api03-secret-value';
 const REQUEST: ChatRequest = {
@@ -45,7 +45,7 @@ describe('anthropic provider from configuration', () => {
     assert.equal(provider.cloudName, 'Anthropic');
     assert.equal(provider.region, 'global');
     assert.equal(provider.embeddingsCall, undefined);
-    const call = await provider.chatCall(REQUEST, { model: 'claude-sonnet-4-6' });
+    const call = await provider.chatCall(REQUEST, { model: 'claude-sonnet-4-6' }, TEST_CALL);
     assert.equal(call.method, 'POST');
     assert.equal(call.url, 'https://api.anthropic.com/v1/messages');
     assert.deepEqual(call.headers, {
@@ -71,7 +71,11 @@ describe('anthropic provider from configuration', () => {
     anthropicVersion: "2026-10-21"
     headers: { anthropic-beta: "context-1m-2025-08-07", x-api-key: "not-this" }`,
     );
-    const call = await provider.chatCall({ ...REQUEST, stream: true }, { model: 'claude-haiku-4-5' });
+    const call = await provider.chatCall(
+      { ...REQUEST, stream: true },
+      { model: 'claude-haiku-4-5' },
+      TEST_CALL,
+    );
     assert.equal(call.url, 'https://anthropic-proxy.internal/v1/messages');
     assert.equal(call.headers['anthropic-version'], '2026-10-21');
     assert.equal(call.headers['anthropic-beta'], 'context-1m-2025-08-07');

@@ -11,7 +11,7 @@ import type { ChatRequest } from '../../src/core/chat.ts';
 import { createAzureOpenAIProvider } from '../../src/providers/azure/index.ts';
 import { createProvider } from '../../src/providers/registry.ts';
 import { UpstreamError } from '../../src/providers/types.ts';
-import { TEST_PROVIDER_CONTEXT } from './helpers.ts';
+import { TEST_CALL, TEST_PROVIDER_CONTEXT } from './helpers.ts';
 
 const REQUEST: ChatRequest = {
   model: 'gpt-5',
@@ -72,7 +72,7 @@ describe('Azure OpenAI: classic dated API', () => {
     assert.equal(provider.type, 'azure-openai');
     assert.equal(provider.region, 'eastus');
     assert.equal(provider.cloudName, 'Azure OpenAI');
-    const call = await provider.chatCall(REQUEST, { model: 'gpt-5-prod' });
+    const call = await provider.chatCall(REQUEST, { model: 'gpt-5-prod' }, TEST_CALL);
     assert.equal(call.method, 'POST');
     assert.equal(
       call.url,
@@ -94,7 +94,7 @@ describe('Azure OpenAI: classic dated API', () => {
 
   it('the deployment name is URL-encoded in the path', async () => {
     const provider = createAzureOpenAIProvider(azureProvider(config, 'azure-eastus'));
-    const call = await provider.chatCall(REQUEST, { model: 'gpt 5/prod?x=1#frag' });
+    const call = await provider.chatCall(REQUEST, { model: 'gpt 5/prod?x=1#frag' }, TEST_CALL);
     assert.equal(
       call.url,
       'https://contoso-eastus.openai.azure.com/openai/deployments/gpt%205%2Fprod%3Fx%3D1%23frag/chat/completions?api-version=2024-10-21',
@@ -118,12 +118,12 @@ describe('Azure OpenAI: classic dated API', () => {
   it('apiVersion defaults to 2024-10-21; other host names and preview versions work the same', async () => {
     const byDefault = createAzureOpenAIProvider(azureProvider(config, 'azure-default-version'));
     assert.equal(
-      (await byDefault.chatCall(REQUEST, { model: 'd' })).url,
+      (await byDefault.chatCall(REQUEST, { model: 'd' }, TEST_CALL)).url,
       'https://contoso.cognitiveservices.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21',
     );
     const preview = createAzureOpenAIProvider(azureProvider(config, 'azure-preview'));
     assert.equal(
-      (await preview.chatCall(REQUEST, { model: 'd' })).url,
+      (await preview.chatCall(REQUEST, { model: 'd' }, TEST_CALL)).url,
       'https://contoso.openai.azure.com/openai/deployments/d/chat/completions?api-version=2025-04-01-preview',
     );
   });
@@ -138,7 +138,7 @@ describe('Azure OpenAI: v1 API', () => {
 
   it('chat: /openai/v1/chat/completions without api-version, model = deployment name, Bearer auth', async () => {
     const provider = createAzureOpenAIProvider(azureProvider(config, 'azure-v1'));
-    const call = await provider.chatCall(REQUEST, { model: 'gpt-5-prod' });
+    const call = await provider.chatCall(REQUEST, { model: 'gpt-5-prod' }, TEST_CALL);
     assert.equal(call.url, 'https://contoso.openai.azure.com/openai/v1/chat/completions');
     assert.deepEqual(call.headers, {
       ...JSON_HEADERS,
@@ -205,7 +205,7 @@ describe('Azure OpenAI: Entra ID client credentials (local token endpoint on 127
     ]);
     const provider = entraProvider('azure-entra');
     const calls = await Promise.all(
-      Array.from({ length: 20 }, () => provider.chatCall(REQUEST, { model: 'gpt-5-prod' })),
+      Array.from({ length: 20 }, () => provider.chatCall(REQUEST, { model: 'gpt-5-prod' }, TEST_CALL)),
     );
     for (const call of calls) {
       assert.equal(call.headers.authorization, 'Bearer entra-token-1');
@@ -231,7 +231,7 @@ describe('Azure OpenAI: Entra ID client credentials (local token endpoint on 127
     ]);
     answers.push([200, { token_type: 'Bearer', expires_in: 3599, access_token: 'entra-token-2' }]);
     const provider = entraProvider('azure-entra-retry');
-    await assert.rejects(provider.chatCall(REQUEST, { model: 'd' }), (err: unknown) => {
+    await assert.rejects(provider.chatCall(REQUEST, { model: 'd' }, TEST_CALL), (err: unknown) => {
       assert.ok(err instanceof UpstreamError);
       assert.equal(err.failure.kind, 'auth');
       assert.equal(err.failure.retryable, true);
@@ -243,7 +243,7 @@ describe('Azure OpenAI: Entra ID client credentials (local token endpoint on 127
       assert.doesNotMatch(err.message, /AADSTS|entra-secret-value/);
       return true;
     });
-    const call = await provider.chatCall(REQUEST, { model: 'd' });
+    const call = await provider.chatCall(REQUEST, { model: 'd' }, TEST_CALL);
     assert.equal(call.headers.authorization, 'Bearer entra-token-2');
     assert.equal(tokenRequests.length, 2);
   });

@@ -17,7 +17,7 @@ import { inferenceProfileResidency } from '../../src/providers/bedrock/index.ts'
 import { createProvider } from '../../src/providers/registry.ts';
 import { type HttpCall, type Provider, UpstreamError } from '../../src/providers/types.ts';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
-import { FIXTURES, TEST_PROVIDER_CONTEXT } from './helpers.ts';
+import { FIXTURES, TEST_CALL, TEST_PROVIDER_CONTEXT } from './helpers.ts';
 
 const PROFILE = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const AWS = { accessKeyId: 'AKIDUNITTEST01', secretAccessKey: 'unit-secret-do-not-print' };
@@ -56,7 +56,7 @@ async function send(call: HttpCall) {
 describe('bedrock provider: URLs and SigV4 headers', () => {
   it('signs the default regional endpoint with the model id as one encoded path segment', async () => {
     const p = provider(`accessKeyId: ${AWS.accessKeyId}, secretAccessKey: ${AWS.secretAccessKey}`);
-    const call = await p.chatCall(REQUEST, { model: PROFILE });
+    const call = await p.chatCall(REQUEST, { model: PROFILE }, TEST_CALL);
     assert.equal(
       call.url,
       `https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse`,
@@ -79,7 +79,7 @@ describe('bedrock provider: URLs and SigV4 headers', () => {
   it('streams through converse-stream, asking for the event stream; ARNs keep their slash encoded', async () => {
     const p = provider(`accessKeyId: ${AWS.accessKeyId}, secretAccessKey: ${AWS.secretAccessKey}`);
     const arn = 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3';
-    const call = await p.chatCall({ ...REQUEST, stream: true }, { model: arn });
+    const call = await p.chatCall({ ...REQUEST, stream: true }, { model: arn }, TEST_CALL);
     assert.equal(
       call.url,
       'https://bedrock-runtime.us-east-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fa1b2c3/converse-stream',
@@ -91,7 +91,7 @@ describe('bedrock provider: URLs and SigV4 headers', () => {
     const p = provider(
       `accessKeyId: A, secretAccessKey: B, sessionToken: TOKEN123, headers: { x-team: research }`,
     );
-    const call = await p.chatCall(REQUEST, { model: PROFILE });
+    const call = await p.chatCall(REQUEST, { model: PROFILE }, TEST_CALL);
     assert.equal(call.headers['x-amz-security-token'], 'TOKEN123');
     assert.match(
       call.headers.authorization ?? '',
@@ -101,7 +101,7 @@ describe('bedrock provider: URLs and SigV4 headers', () => {
   });
 
   it('a Bedrock API key is a Bearer token instead of a signature', async () => {
-    const call = await provider('apiKey: bedrock-key-1').chatCall(REQUEST, { model: PROFILE });
+    const call = await provider('apiKey: bedrock-key-1').chatCall(REQUEST, { model: PROFILE }, TEST_CALL);
     assert.equal(call.headers.authorization, 'Bearer bedrock-key-1');
     assert.equal(call.headers['x-amz-date'], undefined);
   });
@@ -112,15 +112,19 @@ describe('bedrock provider: URLs and SigV4 headers', () => {
       AWS_SECRET_ACCESS_KEY: 's',
       AWS_SESSION_TOKEN: 'envtoken',
     };
-    const signed = await provider('', env).chatCall(REQUEST, { model: PROFILE });
+    const signed = await provider('', env).chatCall(REQUEST, { model: PROFILE }, TEST_CALL);
     assert.match(signed.headers.authorization ?? '', /Credential=AKIDFROMENV\//);
     assert.equal(signed.headers['x-amz-security-token'], 'envtoken');
-    const bearer = await provider('', { AWS_BEARER_TOKEN_BEDROCK: 'env-key' }).chatCall(REQUEST, {
-      model: PROFILE,
-    });
+    const bearer = await provider('', { AWS_BEARER_TOKEN_BEDROCK: 'env-key' }).chatCall(
+      REQUEST,
+      {
+        model: PROFILE,
+      },
+      TEST_CALL,
+    );
     assert.equal(bearer.headers.authorization, 'Bearer env-key');
     await assert.rejects(
-      provider('', {}).chatCall(REQUEST, { model: PROFILE }),
+      provider('', {}).chatCall(REQUEST, { model: PROFILE }, TEST_CALL),
       (err: unknown) =>
         err instanceof UpstreamError &&
         err.failure.kind === 'auth' &&
@@ -130,7 +134,7 @@ describe('bedrock provider: URLs and SigV4 headers', () => {
 
   it('an endpoint override replaces the origin (trailing slashes trimmed)', async () => {
     const p = provider('endpoint: "https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com/", apiKey: k');
-    const call = await p.chatCall(REQUEST, { model: 'amazon.nova-pro-v1:0' });
+    const call = await p.chatCall(REQUEST, { model: 'amazon.nova-pro-v1:0' }, TEST_CALL);
     assert.equal(
       call.url,
       'https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com/model/amazon.nova-pro-v1%3A0/converse',
@@ -149,7 +153,7 @@ describe('bedrock provider against the simulated Bedrock (its SigV4 verifier)', 
     const p = provider(
       `endpoint: "${sim.url}", accessKeyId: ${AWS.accessKeyId}, secretAccessKey: ${AWS.secretAccessKey}`,
     );
-    const res = await send(await p.chatCall(REQUEST, { model: PROFILE }));
+    const res = await send(await p.chatCall(REQUEST, { model: PROFILE }, TEST_CALL));
     assert.equal(res.status, 200, res.text);
     const events = p.decodeChat(JSON.parse(res.text), REQUEST);
     assert.deepEqual(events[1], {
@@ -182,7 +186,7 @@ describe('bedrock provider against the simulated Bedrock (its SigV4 verifier)', 
     const p = provider(
       `endpoint: "${sim.url}", accessKeyId: ${AWS.accessKeyId}, secretAccessKey: wrong-secret-value`,
     );
-    const res = await send(await p.chatCall(REQUEST, { model: PROFILE }));
+    const res = await send(await p.chatCall(REQUEST, { model: PROFILE }, TEST_CALL));
     assert.equal(res.status, 403);
     const failure = p.classifyError(res.status, res.headers, res.text);
     assert.equal(failure.kind, 'auth');

@@ -212,7 +212,12 @@ describe('google adapters through the gateway', () => {
       client.chat.completions.create({ model: 'badkey', messages: [{ role: 'user', content: 'hi' }] }),
     );
     assert.equal(err.status, 502);
-    assert.match(err.message, /gem-badkey\/gemini-2\.5-flash: failed 400 \(API key not valid/);
+    // The client learns which deployment's credentials failed, not the cloud's text about them.
+    assert.match(
+      err.message,
+      /gem-badkey\/gemini-2\.5-flash: failed 400 \(auth: credentials rejected by the cloud \(HTTP 400\)\)/,
+    );
+    assert.doesNotMatch(err.message, /API key not valid/);
     assert.ok(!err.message.includes('not-the-key'));
   });
 
@@ -223,8 +228,10 @@ describe('google adapters through the gateway', () => {
     assert.equal(err.status, 502);
     assert.match(
       err.message,
-      /Vertex AI credentials unavailable for vtx-badsa: .*invalid_grant \(Invalid JWT Signature\.\)/,
+      /vtx-badsa\/gemini-2\.5-flash: failed \(auth: credentials unavailable for this deployment\)/,
     );
+    // The service account's email, token_uri and key-file path are the operator's business.
+    assert.doesNotMatch(err.message, /invalid_grant|token|iam\.gserviceaccount|\.json/);
     assert.ok(!err.message.includes('PRIVATE KEY'));
     assert.ok(!JSON.stringify(err.error).includes(wrong.privateKey.slice(50, 90)));
   });

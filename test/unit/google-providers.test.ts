@@ -22,7 +22,7 @@ import {
 } from '../../src/providers/vertex/auth.ts';
 import { createVertexProvider, vertexOrigin } from '../../src/providers/vertex/index.ts';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
-import { TEST_PROVIDER_CONTEXT } from './helpers.ts';
+import { TEST_CALL, TEST_PROVIDER_CONTEXT } from './helpers.ts';
 
 const keys = () =>
   generateKeyPairSync('rsa', {
@@ -178,33 +178,37 @@ describe('vertex provider', () => {
 
   it('chat URLs, Bearer token from the key file, SSE accept for streams', async () => {
     const provider = vertex();
-    const call = await provider.chatCall(request(), { model: 'gemini-2.5-flash' });
+    const call = await provider.chatCall(request(), { model: 'gemini-2.5-flash' }, TEST_CALL);
     assert.equal(
       call.url,
       `https://europe-west4-aiplatform.googleapis.com/v1/projects/${PROJECT}/locations/europe-west4/publishers/google/models/gemini-2.5-flash:generateContent`,
     );
     assert.match(call.headers.authorization ?? '', /^Bearer ya29\./);
-    const stream = await provider.chatCall(request(true), { model: 'gemini-2.5-flash' });
+    const stream = await provider.chatCall(request(true), { model: 'gemini-2.5-flash' }, TEST_CALL);
     assert.match(stream.url, /:streamGenerateContent\?alt=sse$/);
     assert.equal(stream.headers.accept, 'text/event-stream');
   });
 
   it('endpoint replaces the origin; global location; full resource names used as given', async () => {
     const provider = vertex({ endpoint: `${sim.url}/`, region: 'global' });
-    const call = await provider.chatCall(request(), { model: 'gemini-2.5-pro@001' });
+    const call = await provider.chatCall(request(), { model: 'gemini-2.5-pro@001' }, TEST_CALL);
     assert.equal(
       call.url,
       `${sim.url}/v1/projects/${PROJECT}/locations/global/publishers/google/models/gemini-2.5-pro@001:generateContent`,
     );
-    const tuned = await provider.chatCall(request(), {
-      model: 'projects/p/locations/us-central1/endpoints/123',
-    });
+    const tuned = await provider.chatCall(
+      request(),
+      {
+        model: 'projects/p/locations/us-central1/endpoints/123',
+      },
+      TEST_CALL,
+    );
     assert.equal(tuned.url, `${sim.url}/v1/projects/p/locations/us-central1/endpoints/123:generateContent`);
   });
 
   it('GOOGLE_APPLICATION_CREDENTIALS is the fallback; neither is a startup error', async () => {
     const fromEnv = vertex({ serviceAccountFile: undefined }, { GOOGLE_APPLICATION_CREDENTIALS: keyFile });
-    const call = await fromEnv.chatCall(request(), { model: 'gemini-2.5-flash' });
+    const call = await fromEnv.chatCall(request(), { model: 'gemini-2.5-flash' }, TEST_CALL);
     assert.match(call.headers.authorization ?? '', /^Bearer /);
     assert.throws(
       () => vertex({ serviceAccountFile: undefined }),
@@ -214,15 +218,18 @@ describe('vertex provider', () => {
 
   it('a credential failure is an auth failure of the deployment naming the provider and the cause, without secrets', async () => {
     const provider = vertex({ serviceAccountFile: join(dir, 'gone.json') });
-    await assert.rejects(provider.chatCall(request(), { model: 'gemini-2.5-flash' }), (err: unknown) => {
-      assert.ok(err instanceof UpstreamError);
-      assert.equal(err.failure.kind, 'auth');
-      assert.match(
-        err.message,
-        /^Vertex AI credentials unavailable for p-vertex: the service-account file .*gone\.json could not be read/,
-      );
-      return true;
-    });
+    await assert.rejects(
+      provider.chatCall(request(), { model: 'gemini-2.5-flash' }, TEST_CALL),
+      (err: unknown) => {
+        assert.ok(err instanceof UpstreamError);
+        assert.equal(err.failure.kind, 'auth');
+        assert.match(
+          err.message,
+          /^Vertex AI credentials unavailable for p-vertex: the service-account file .*gone\.json could not be read/,
+        );
+        return true;
+      },
+    );
   });
 
   it('embeddings use :predict with instances and outputDimensionality; token arrays are refused', async () => {
@@ -271,14 +278,18 @@ describe('gemini provider', () => {
     );
 
   it('v1beta URLs with the key in x-goog-api-key, never in the query', async () => {
-    const call = await gemini().chatCall(request(true), { model: 'gemini-2.5-flash' });
+    const call = await gemini().chatCall(request(true), { model: 'gemini-2.5-flash' }, TEST_CALL);
     assert.equal(
       call.url,
       'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse',
     );
     assert.equal(call.headers['x-goog-api-key'], 'AIza-secret');
     assert.ok(!call.url.includes('key='));
-    const tuned = await gemini('http://127.0.0.1:1/').chatCall(request(), { model: 'tunedModels/my-model' });
+    const tuned = await gemini('http://127.0.0.1:1/').chatCall(
+      request(),
+      { model: 'tunedModels/my-model' },
+      TEST_CALL,
+    );
     assert.equal(tuned.url, 'http://127.0.0.1:1/v1beta/tunedModels/my-model:generateContent');
   });
 

@@ -7,7 +7,7 @@ import { imageFetchSchema } from '../../src/config/schema.ts';
 import type { ChatEvent } from '../../src/core/chat.ts';
 import { GatewayError } from '../../src/core/errors.ts';
 import { createImageLoader } from '../../src/providers/shared/images.ts';
-import type { ProviderContext } from '../../src/providers/types.ts';
+import type { ChatCallContext, ProviderContext } from '../../src/providers/types.ts';
 import { type ChatStreamDecoder, UpstreamError, type UpstreamFailure } from '../../src/providers/types.ts';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -154,6 +154,13 @@ export function assertInvalid(
   else assert.match(err.message, expected.message);
   return err;
 }
+
+/** The per-request context of `chatCall` in tests: images from data URLs only. */
+export const TEST_CALL: ChatCallContext = {
+  loadImage: createImageLoader(
+    imageFetchSchema.parse({ enabled: false, maxBytes: 1024 * 1024, timeoutMs: 1000 }),
+  ),
+};
 
 /** A provider context for adapters under test: images from data URLs only, no environment. */
 export const TEST_PROVIDER_CONTEXT: ProviderContext = {

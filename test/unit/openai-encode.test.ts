@@ -6,7 +6,7 @@ import type { ChatRequest } from '../../src/core/chat.ts';
 import { parseChatBody } from '../../src/ingress/openai/chat.ts';
 import { encodeChatBody, type OpenAIDialect } from '../../src/providers/openai/encode.ts';
 import { createProvider } from '../../src/providers/registry.ts';
-import { TEST_PROVIDER_CONTEXT } from './helpers.ts';
+import { TEST_CALL, TEST_PROVIDER_CONTEXT } from './helpers.ts';
 
 const MODERN: OpenAIDialect = { legacyMaxTokens: false };
 const LEGACY: OpenAIDialect = { legacyMaxTokens: true };
@@ -370,9 +370,13 @@ models:
 
   it('OpenAI: default base URL, Bearer key, organization and project headers, extra headers', async () => {
     const provider = createProvider(providerConfig('openai-main'), TEST_PROVIDER_CONTEXT);
-    const call = await provider.chatCall(request({ maxTokens: 5, maxTokensField: 'max_tokens' }), {
-      model: 'gpt-5',
-    });
+    const call = await provider.chatCall(
+      request({ maxTokens: 5, maxTokensField: 'max_tokens' }),
+      {
+        model: 'gpt-5',
+      },
+      TEST_CALL,
+    );
     assert.equal(call.method, 'POST');
     assert.equal(call.url, 'https://api.openai.com/v1/chat/completions');
     assert.deepEqual(call.headers, {
@@ -393,9 +397,13 @@ models:
   it('OpenAI-compatible: endpoint with /v1 (trailing slash trimmed), no auth header without a key, max_tokens', async () => {
     const provider = createProvider(providerConfig('local-vllm'), TEST_PROVIDER_CONTEXT);
     assert.equal(provider.region, 'on-prem');
-    const call = await provider.chatCall(request({ maxTokens: 9, maxTokensField: 'max_completion_tokens' }), {
-      model: 'meta-llama/Llama-3.1-8B-Instruct',
-    });
+    const call = await provider.chatCall(
+      request({ maxTokens: 9, maxTokensField: 'max_completion_tokens' }),
+      {
+        model: 'meta-llama/Llama-3.1-8B-Instruct',
+      },
+      TEST_CALL,
+    );
     assert.equal(call.url, 'http://127.0.0.1:8000/v1/chat/completions');
     assert.deepEqual(call.headers, { 'content-type': 'application/json', accept: 'application/json' });
     assert.deepEqual(JSON.parse(String(call.body)), {
@@ -407,7 +415,7 @@ models:
 
   it('OpenAI-compatible with a key sends it as Bearer; embeddings go to /embeddings as base64', async () => {
     const provider = createProvider(providerConfig('ollama'), TEST_PROVIDER_CONTEXT);
-    const call = await provider.chatCall(request(), { model: 'llama3.1:8b' });
+    const call = await provider.chatCall(request(), { model: 'llama3.1:8b' }, TEST_CALL);
     assert.equal(call.headers.authorization, 'Bearer ollama-key-1');
     assert.ok(provider.embeddingsCall);
     const emb = await provider.embeddingsCall(

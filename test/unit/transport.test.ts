@@ -200,7 +200,11 @@ describe('Transport.send', () => {
     const iterator = response.body[Symbol.asyncIterator]();
     await iterator.next();
     controller.abort();
-    await assert.rejects(iterator.next(), (err: Error & { code?: string }) => err.code === 'UND_ERR_ABORTED');
+    // Readers get the failure already classified: the network's or the cloud's, never a bare error.
+    await assert.rejects(
+      iterator.next(),
+      (err: unknown) => err instanceof UpstreamError && err.message === 'aborted',
+    );
     assert.ok(await waitFor(() => closedEarly === 1), 'the upstream response was not closed');
   });
 
@@ -237,8 +241,10 @@ describe('Transport.send', () => {
       { method: 'GET', url: `${base}/idle`, headers: {} },
       options({ idleMs: 150 }),
     );
-    await assert.rejects(response.body.text(), (err: Error & { code?: string }) => {
-      return err.code === 'UND_ERR_BODY_TIMEOUT';
+    await assert.rejects(response.body.text(), (err: unknown) => {
+      return (
+        err instanceof UpstreamError && err.failure.kind === 'timeout' && /idle timeout/.test(err.message)
+      );
     });
   });
 
@@ -282,8 +288,8 @@ describe('Transport.send', () => {
       { method: 'GET', url: `${base}/cut-reading`, headers: {} },
       options(),
     );
-    await assert.rejects(response.body.text(), (err: Error & { code?: string }) => {
-      return err.code === 'UND_ERR_SOCKET';
+    await assert.rejects(response.body.text(), (err: unknown) => {
+      return err instanceof UpstreamError && err.failure.kind === 'connection';
     });
   });
 

@@ -8,11 +8,13 @@ import type {
   ToolChoice,
 } from '../../core/chat.ts';
 import { invalidRequest } from '../../core/errors.ts';
+import { checkChatBodyBounds } from './bounds.ts';
 import { chatBodySchema, type OpenAIChatBody, PASSTHROUGH_FIELDS } from './chat-schema.ts';
 import { issuesToError } from './issues.ts';
 
 /** Validates an OpenAI chat-completions body and turns it into the neutral ChatRequest. */
 export function parseChatBody(json: unknown): ChatRequest {
+  checkChatBodyBounds(json);
   const parsed = chatBodySchema.safeParse(json, { reportInput: true });
   if (!parsed.success) throw issuesToError(parsed.error.issues);
   const body = parsed.data;

@@ -13,7 +13,7 @@ import { createConverseStreamDecoder } from './decode-stream.ts';
 import { decodeEmbeddingsBody, embeddingsBatchSize, encodeEmbeddingsBody } from './embeddings.ts';
 import { CLOUD_NAME, encodeConverseRequest } from './encode.ts';
 import { classifyBedrockError } from './errors.ts';
-import { modelOperationPath } from './models.ts';
+import { inferenceProfileResidency, modelOperationPath } from './models.ts';
 
 export { inferenceProfileResidency } from './models.ts';
 
@@ -74,5 +74,6 @@ export function createBedrockProvider(
       ),
     decodeEmbeddings: decodeEmbeddingsBody,
     embeddingsBatchSize: (target) => embeddingsBatchSize(target.model),
+    residency: (model) => inferenceProfileResidency(model, config.region),
   };
 }

@@ -1,3 +1,5 @@
+import type { DataResidency } from '../types.ts';
+
 /**
  * Bedrock model ids: where a request for one goes on the wire, and where its data may be processed.
  */
@@ -11,19 +13,6 @@ export function modelOperationPath(
   operation: 'converse' | 'converse-stream' | 'invoke',
 ): string {
   return `/model/${encodeURIComponent(modelId)}/${operation}`;
-}
-
-/** Where a request for a model id may be processed, for data-boundary decisions. */
-export interface DataResidency {
-  /**
-   * `in-region`: the provider's (or the ARN's) own region; `geography`: any region of a cross-region
-   * inference profile's geography; `global`: any commercial AWS region.
-   */
-  scope: 'in-region' | 'geography' | 'global';
-  /** The profile's geography prefix (`us`, `eu`, `apac`, ...) when scope is `geography`. */
-  geography?: string;
-  /** Globs over AWS region names where the data may be processed (`us-*`, or `*` for anywhere). */
-  regions: string[];
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ProviderType } from '../../config/schema.ts';
 import type { EmbeddingRequest, EmbeddingResult } from '../../core/chat.ts';
 import { credentialFailure, type HttpCall, type Provider } from '../types.ts';
 import { createGenerateContentStreamDecoder, decodeGenerateContent } from './decode.ts';
@@ -15,7 +16,7 @@ export interface GoogleEmbeddings {
 /** What distinguishes the Gemini API from Vertex AI: where models live, auth, and the dialect. */
 export interface GoogleProviderOptions {
   id: string;
-  type: string;
+  type: ProviderType;
   region: string;
   tags: readonly string[];
   dialect: GoogleDialect;

@@ -1,3 +1,4 @@
+import type { ProviderType } from '../../config/schema.ts';
 import { credentialFailure, type DeploymentTarget, type HttpCall, type Provider } from '../types.ts';
 import { readOpenAICapacity } from './capacity.ts';
 import { createChatStreamDecoder, decodeChatCompletion } from './decode.ts';
@@ -11,7 +12,7 @@ import { classifyOpenAIError } from './errors.ts';
  */
 export interface OpenAIFamilyOptions {
   id: string;
-  type: string;
+  type: ProviderType;
   region: string;
   tags: readonly string[];
   cloudName: string;

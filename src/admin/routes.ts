@@ -1,0 +1,155 @@
+/**
+ * The control plane over HTTP: `/admin/*` (admin key on every route) and `/metrics`. JSON in and
+ * out; lists come as `{"data": [...]}`.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '../core/errors.ts';
+import type { Runtime } from '../gateway/runtime.ts';
+import { hashKey } from '../identity/keys.ts';
+import { parseJsonBody, readBody } from '../server/body.ts';
+import type { Exchange } from '../server/exchange.ts';
+import { sendJson } from '../server/exchange.ts';
+import type { UsageGroupBy } from '../state/types.ts';
+import { USAGE_GROUPS, usageToCsv } from '../state/usage.ts';
+import { createKey, getKey, listKeys, patchKey, revokeKey } from './keys.ts';
+import { deploymentsView, teamsView } from './views.ts';
+
+type Handler = (rt: Runtime, ex: Exchange) => Promise<void> | void;
+
+const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer realm="switchyard-admin"' };
+
+/**
+ * The admin key, compared in constant time on SHA-256 digests (equal length whatever was sent).
+ * No key configured: every request is refused.
+ */
+export function requireAdmin(rt: Runtime, ex: Exchange): void {
+  if (rt.adminKeyHash === undefined) {
+    throw new GatewayError('admin_disabled', 'the admin API is disabled: no adminKey is configured');
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(ex.req.headers.authorization ?? '');
+  const presented = Buffer.from(hashKey(match?.[1] ?? ''), 'hex');
+  const expected = Buffer.from(rt.adminKeyHash, 'hex');
+  if (!match || !timingSafeEqual(presented, expected)) {
+    throw new GatewayError('invalid_api_key', 'the admin API needs "Authorization: Bearer <adminKey>"', {
+      headers: UNAUTHORIZED_HEADERS,
+    });
+  }
+}
+
+const admin =
+  (handler: Handler): Handler =>
+  async (rt, ex) => {
+    requireAdmin(rt, ex);
+    await handler(rt, ex);
+  };
+
+async function jsonBody(rt: Runtime, ex: Exchange): Promise<unknown> {
+  return parseJsonBody(await readBody(ex.req, rt.config.server.maxBodyBytes, rt.config.server.bodyTimeoutMs));
+}
+
+function query(ex: Exchange): URLSearchParams {
+  const url = ex.req.url ?? '/';
+  const at = url.indexOf('?');
+  return new URLSearchParams(at === -1 ? '' : url.slice(at + 1));
+}
+
+/** `from`/`to` as ISO times or dates; absent `from`: the start of this month (UTC); absent `to`: now. */
+function timeParam(params: URLSearchParams, name: string, fallback: number): number {
+  const value = params.get(name);
+  if (value === null) return fallback;
+  const ms = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms)) {
+    throw new GatewayError('invalid_request', `${name}: expected an ISO 8601 date or time, got "${value}"`, {
+      param: name,
+    });
+  }
+  return ms;
+}
+
+const usage: Handler = async (rt, ex) => {
+  const params = query(ex);
+  const groupBy = (params.get('groupBy') ?? 'key') as UsageGroupBy;
+  if (!USAGE_GROUPS.includes(groupBy)) {
+    throw new GatewayError('invalid_request', `groupBy: expected one of ${USAGE_GROUPS.join(', ')}`, {
+      param: 'groupBy',
+    });
+  }
+  const now = new Date();
+  const fromMs = timeParam(params, 'from', Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const toMs = timeParam(params, 'to', now.getTime() + 1);
+  const format = params.get('format') ?? 'json';
+  if (format !== 'json' && format !== 'csv') {
+    throw new GatewayError('invalid_request', 'format: expected json or csv', { param: 'format' });
+  }
+  await rt.requestLog.flush();
+  const rows = await rt.store.usage(groupBy, fromMs, toMs);
+  if (format === 'csv') {
+    const body = usageToCsv(rows);
+    ex.res.writeHead(200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    ex.res.end(body);
+    return;
+  }
+  sendJson(ex, 200, {
+    groupBy,
+    from: new Date(fromMs).toISOString(),
+    to: new Date(toMs).toISOString(),
+    rows,
+  });
+};
+
+const MAX_REQUESTS_LIMIT = 1000;
+
+const requests: Handler = async (rt, ex) => {
+  const params = query(ex);
+  const limitText = params.get('limit') ?? '50';
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_REQUESTS_LIMIT) {
+    throw new GatewayError('invalid_request', `limit: expected an integer from 1 to ${MAX_REQUESTS_LIMIT}`, {
+      param: 'limit',
+    });
+  }
+  await rt.requestLog.flush();
+  const key = params.get('key');
+  const model = params.get('model');
+  const records = await rt.store.listRequests({
+    limit,
+    ...(key ? { keyName: key } : {}),
+    ...(model ? { model } : {}),
+  });
+  sendJson(ex, 200, {
+    data: records.map((r) => ({ ...r, time: new Date(r.startedAtMs).toISOString() })),
+  });
+};
+
+export function adminRoutes(): Record<string, Record<string, Handler>> {
+  return {
+    '/admin/keys': {
+      GET: admin(async (rt, ex) => sendJson(ex, 200, { data: await listKeys(rt) })),
+      POST: admin(async (rt, ex) => sendJson(ex, 201, await createKey(rt, await jsonBody(rt, ex)))),
+    },
+    '/admin/usage': { GET: admin(usage) },
+    '/admin/requests': { GET: admin(requests) },
+    '/admin/deployments': { GET: admin((rt, ex) => sendJson(ex, 200, { data: deploymentsView(rt) })) },
+    '/admin/teams': { GET: admin(async (rt, ex) => sendJson(ex, 200, { data: await teamsView(rt) })) },
+    '/metrics': {
+      GET: async (rt, ex) => {
+        if (rt.config.server.metricsAuth) requireAdmin(rt, ex);
+        const { contentType, body } = await rt.metrics.render();
+        ex.res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+        ex.res.end(body);
+      },
+    },
+  };
+}
+
+/** `/admin/keys/{id}`. */
+export function adminKeyRoutes(id: string): Record<string, Handler> {
+  return {
+    GET: admin(async (rt, ex) => sendJson(ex, 200, await getKey(rt, id))),
+    PATCH: admin(async (rt, ex) => sendJson(ex, 200, await patchKey(rt, id, await jsonBody(rt, ex)))),
+    DELETE: admin(async (rt, ex) => sendJson(ex, 200, await revokeKey(rt, id))),
+  };
+}
