@@ -7,7 +7,7 @@ import { openStore } from '../../src/state/open.ts';
 import { makeRecord, T0 } from './fixtures.ts';
 import { storeContract } from './store-contract.ts';
 
-storeContract('memory', async () => ({
+storeContract('memory', {}, async () => ({
   open: () => openStore('memory'),
   persistent: false,
   // Nothing is written anywhere: the store's own objects are what would hold a plaintext key.

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openStore } from '../../src/state/open.ts';
 import { StoreUnavailableError } from '../../src/state/types.ts';
+import { POSTGRES } from '../helpers/services.ts';
 import { makeKey, makeRecord } from './fixtures.ts';
 import { createThrowawayDatabase, PG_USER } from './pg-harness.ts';
 import { storeContract } from './store-contract.ts';
 
-storeContract('postgres', async () => {
+storeContract('postgres', POSTGRES, async () => {
   const database = await createThrowawayDatabase();
   return {
     open: () => openStore(database.url),
@@ -17,7 +18,7 @@ storeContract('postgres', async () => {
   };
 });
 
-describe('postgres store', () => {
+describe('postgres store', POSTGRES, () => {
   it('replicas opening a new database at once migrate it exactly once', async () => {
     const database = await createThrowawayDatabase();
     try {

@@ -27,7 +27,7 @@ function dumpSqlite(path: string): string {
   }
 }
 
-storeContract('sqlite', async () => {
+storeContract('sqlite', {}, async () => {
   // A folder that does not exist yet: opening creates it.
   const path = join(root, `db-${++databases}`, 'nested', 'switchyard.db');
   return {

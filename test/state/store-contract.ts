@@ -22,7 +22,11 @@ export interface StoreTarget {
 
 type Body = (ctx: { store: Store; target: StoreTarget; open(): Promise<Store> }) => Promise<void>;
 
-export function storeContract(label: string, createTarget: () => Promise<StoreTarget>): void {
+export function storeContract(
+  label: string,
+  options: { skip?: string },
+  createTarget: () => Promise<StoreTarget>,
+): void {
   /** Runs `body` against a fresh database; closes every store it opened and drops the database. */
   const withStore = (body: Body) => async () => {
     const target = await createTarget();
@@ -40,7 +44,7 @@ export function storeContract(label: string, createTarget: () => Promise<StoreTa
     }
   };
 
-  describe(`store contract: ${label}`, () => {
+  describe(`store contract: ${label}`, options, () => {
     it(
       'inserts keys and reads them back by id, by hash and as a list (oldest first)',
       withStore(async ({ store }) => {
