@@ -1,10 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfigError, loadConfigFile } from '../config/index.ts';
-import { unimplementedSettings } from '../gateway/runtime.ts';
-import { startGateway } from '../server/http.ts';
-import { runDemo } from './demo.ts';
 import { KEYS_HELP, keysCommand } from './keys.ts';
-import { drainOnSignal } from './signals.ts';
 import { USAGE_HELP, usageCommand } from './usage.ts';
 
 const USAGE = `switchyard: one OpenAI-compatible endpoint in front of every cloud
@@ -29,13 +25,14 @@ accepts requests. --port and --host override server.port and server.host; --port
 port. SIGTERM or SIGINT drains in-flight requests for up to server.shutdownGraceMs, then exits 0.`,
   demo: `Usage: switchyard demo [--port N]
 
-Starts simulated clouds (Azure OpenAI, OpenAI and a vLLM-style OpenAI-compatible server, each a
-real HTTP server speaking its native protocol) and a gateway in front of them, and prints example
-keys and commands. --port sets the gateway's port (default 8787; 0 picks a free one).`,
+Starts seven simulated clouds (Azure OpenAI, OpenAI, AWS Bedrock, Vertex AI, the Gemini API,
+Anthropic and a vLLM-style OpenAI-compatible server, each a real HTTP server speaking its native
+protocol) and a gateway in front of them, and prints example keys and commands. --port sets the gateway's port (default 8787; 0 picks a free one).`,
   check: `Usage: switchyard check --config FILE
 
-Validates FILE and prints every problem with its path, line and what was expected.
-Exits 0 when the configuration is valid, 1 when it is not.`,
+Validates FILE and prints every problem with its path, line and what was expected, then the
+settings it accepts but does not act on (as serve logs them). Exits 0 when the configuration is
+valid, 1 when it is not.`,
   keys: KEYS_HELP,
   usage: USAGE_HELP,
 };
@@ -58,7 +55,10 @@ async function serve(args: string[]): Promise<number> {
   if (!values.config) throw new UsageError('serve: --config FILE is required');
   const port = parsePort(values.port);
   const config = loadConfigFile(values.config);
-  for (const note of unimplementedSettings(config)) process.stderr.write(`warning: ${note}\n`);
+  // Loaded on demand: the server is most of the CLI's start-up time, and only serve needs it.
+  const { startGateway } = await import('../server/http.ts');
+  const { drainOnSignal } = await import('./signals.ts');
+  // startGateway logs the settings it accepts but does not act on (setting_not_enforced).
   const gateway = await startGateway(config, {
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
@@ -74,11 +74,14 @@ async function check(args: string[]): Promise<number> {
   process.stdout.write(
     `${values.config}: ok (${config.providers.length} providers, ${config.models.length} models, ${config.keys.length} keys)\n`,
   );
+  const { unimplementedSettings } = await import('../gateway/settings.ts');
+  for (const note of unimplementedSettings(config)) process.stderr.write(`warning: ${note}\n`);
   return 0;
 }
 
 async function demo(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { port: { type: 'string' } } });
+  const { runDemo } = await import('./demo.ts');
   return runDemo(parsePort(values.port) ?? 8787);
 }
 

@@ -2,12 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
-import {
-  buildRuntime,
-  type Runtime,
-  type RuntimeOptions,
-  unimplementedSettings,
-} from '../gateway/runtime.ts';
+import { buildRuntime, type Runtime, type RuntimeOptions } from '../gateway/runtime.ts';
+import { unimplementedSettings } from '../gateway/settings.ts';
 import { openStore } from '../state/open.ts';
 import { createRequestHandler } from './app.ts';
 import { newExchange, sendError } from './exchange.ts';

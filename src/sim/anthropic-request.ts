@@ -1,7 +1,7 @@
 /**
  * Validation of Messages API bodies with Anthropic's 400 messages (`<path>: <problem>`), and their
  * translation into the engine's neutral SimRequest. The checks are the ones a gateway's
- * translation can get wrong (section 5.2, pitfall 16): max_tokens, alternation, tool_result
+ * translation can get wrong (Anthropic API reference: Request, pitfall 16): max_tokens, alternation, tool_result
  * placement and ids, text after tool_use, blank text, temperature 0-1, unknown fields, and closed
  * object schemas for structured outputs.
  *

@@ -1,5 +1,5 @@
 /**
- * Simulated Anthropic Messages API (section 5): `POST /v1/messages` (JSON and SSE with `event:`
+ * Simulated Anthropic Messages API (Anthropic API reference): `POST /v1/messages` (JSON and SSE with `event:`
  * lines), `GET /v1/models`. Auth by `x-api-key` (what 0.x SDKs and the gateway send) or
  * `Authorization: Bearer` (what the 1.x SDK sends); `anthropic-version` required, any dated
  * version accepted. Errors use the `{"type":"error","error":{type,message},"request_id"}` envelope
@@ -175,7 +175,7 @@ function errorMessage(type: string): string {
   return Object.values(STATUS_ERRORS).find((e) => e.type === type)?.message ?? 'Internal server error';
 }
 
-/** The SSE sequence of section 5.4, with `ping` after the first content_block_start. */
+/** The SSE sequence of Anthropic API reference: Streaming SSE, with `ping` after the first content_block_start. */
 async function streamMessage(
   ex: Exchange,
   sim: SimRuntime,

@@ -1,5 +1,5 @@
 /**
- * Simulated Azure OpenAI (section 2): the classic deployment API
+ * Simulated Azure OpenAI (Azure OpenAI documentation): the classic deployment API
  * (`/openai/deployments/{deployment}/{chat/completions|embeddings}?api-version=...`, api-version
  * required), the v1 API (`/openai/v1/...`, body `model` = deployment name, api-version ignored),
  * `api-key` or Entra Bearer auth, content-filter annotations and the empty first stream chunk,
@@ -185,7 +185,7 @@ export function createAzureHandler(options: AzureOptions): ProtocolHandler {
     if (ex.bodyInvalid) return badRequest('Invalid JSON in request body.');
     if (deployment === undefined) return badRequest('you must provide a model parameter', 'model');
     const admission = sim.admit();
-    // Azure sends the limit and remaining pairs, no reset headers (section 2.5).
+    // Azure sends the limit and remaining pairs, no reset headers (Azure OpenAI documentation: Rate limiting (standard deployments)).
     h = openaiRateLimitHeaders(h, admission.snapshot, false);
     const throttle = (f: StatusFault) => send(ex, azureFlavour.statusFault(f, deployment, operation), h);
     if (admission.throttled) {

@@ -1,5 +1,5 @@
 /**
- * InvokeModel for embedding models (section 3.9), in each vendor's native body: Titan text
+ * InvokeModel for embedding models (AWS Bedrock API reference: InvokeModel / InvokeModelWithResponseStream (native bodies)), in each vendor's native body: Titan text
  * embeddings (`{inputText, dimensions?, normalize?}` → `{embedding, inputTextTokenCount}`, one input
  * per call) and Cohere (`{texts, input_type}` → `{embeddings: [[...]]}`). Vectors come from the
  * engine's deterministic hash embedding. Bad bodies get Bedrock's "Malformed input request" 400s.

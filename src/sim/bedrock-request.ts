@@ -1,5 +1,5 @@
 /**
- * The simulated Bedrock's reading of a Converse body (section 3.2): the validation behaviours that
+ * The simulated Bedrock's reading of a Converse body (AWS Bedrock API reference: Converse request body): the validation behaviours that
  * catch a gateway's translation mistakes (pitfalls 1-4: role alternation and a user turn first,
  * blank text, toolConfig whenever toolUse/toolResult appear, temperature ≤ 1, lowercase image
  * formats, ≤ 4 stop sequences, Claude's tool_use/tool_result pairing), then the neutral SimRequest.

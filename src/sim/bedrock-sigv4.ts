@@ -1,5 +1,5 @@
 /**
- * How the simulated Bedrock checks who is calling (section 3.7): a Bedrock API key as Bearer, or a
+ * How the simulated Bedrock checks who is calling (AWS Bedrock API reference: SigV4 signing details): a Bedrock API key as Bearer, or a
  * SigV4 signature recomputed the way the service does it, from the request's own `SignedHeaders`
  * list, raw path (canonical URI double-encoded by smithy's signer), body bytes and the known secret.
  */

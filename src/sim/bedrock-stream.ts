@@ -1,5 +1,5 @@
 /**
- * The simulated Bedrock's `application/vnd.amazon.eventstream` writer (section 3.5): each event is
+ * The simulated Bedrock's `application/vnd.amazon.eventstream` writer (AWS Bedrock API reference: application/vnd.amazon.eventstream framing): each event is
  * one binary frame encoded by smithy's EventStreamCodec (prelude, headers, JSON payload with the
  * `"p"` padding field, both CRCs). Like the SSE writer: backpressure, pacing of token events,
  * batching of unpaced frames, and the `cut` fault (that many frames, then the connection ends).

@@ -1,5 +1,5 @@
 /**
- * Simulated AWS Bedrock Runtime (section 3): `POST /model/{modelId}/converse`, `/converse-stream`
+ * Simulated AWS Bedrock Runtime (AWS Bedrock API reference): `POST /model/{modelId}/converse`, `/converse-stream`
  * (binary event stream) and `/invoke` (Titan and Cohere embeddings). Callers authenticate with a
  * SigV4 signature (verified against `options.aws`) or a Bedrock API key (`options.apiKeys`); errors
  * are `{"message"}` bodies with `x-amzn-ErrorType` and `x-amzn-RequestId`, as the service sends them.
@@ -29,7 +29,7 @@ const ROUTE = /^\/model\/(.+)\/(converse|converse-stream|invoke)$/;
 /** The default blocked-output message of a Bedrock guardrail. */
 export const GUARDRAIL_TEXT = 'Sorry, the model cannot answer this question.';
 
-/** Status fault → the exception Bedrock answers that status with (section 3.6). */
+/** Status fault → the exception Bedrock answers that status with (AWS Bedrock API reference: Non-streaming errors). */
 const FAULT_EXCEPTIONS: Record<number, { type: string; message: string }> = {
   400: { type: 'ValidationException', message: 'The request was rejected by the simulated fault.' },
   403: {

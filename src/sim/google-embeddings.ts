@@ -1,5 +1,5 @@
 /**
- * Embeddings of the simulated Google clouds (section 4.8), from the engine's deterministic vectors
+ * Embeddings of the simulated Google clouds (Gemini API and Vertex AI reference: Embeddings), from the engine's deterministic vectors
  * (default 8 dimensions, or `outputDimensionality`):
  * - Gemini API `:embedContent` `{content, outputDimensionality?}` → `{embedding: {values}}` and
  *   `:batchEmbedContents` `{requests: [{model: "models/<m>", content, ...}]}` → `{embeddings: [{values}]}`.

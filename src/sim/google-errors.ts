@@ -1,5 +1,5 @@
 /**
- * Google's RPC error envelope for the simulated Gemini API and Vertex AI (section 4.6):
+ * Google's RPC error envelope for the simulated Gemini API and Vertex AI (Gemini API and Vertex AI reference: Errors):
  * `{"error": {"code", "message", "status", "details"?: [{"@type": "type.googleapis.com/google.rpc.X", ...}]}}`.
  * No `retry-after` headers: Google puts the retry hint in a RetryInfo detail.
  */

@@ -1,5 +1,5 @@
 /**
- * A Google OAuth2 token endpoint for the simulated Vertex AI (section 4.2): `POST /token` with the
+ * A Google OAuth2 token endpoint for the simulated Vertex AI (Gemini API and Vertex AI reference: Vertex AI): `POST /token` with the
  * JWT-bearer grant, as `oauth2.googleapis.com/token` does it. The assertion's RS256 signature is
  * verified with the configured service account's public key, then iss (the client email), aud
  * (this endpoint's own URL, or Google's canonical `https://oauth2.googleapis.com/token` that

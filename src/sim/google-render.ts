@@ -1,6 +1,6 @@
 /**
- * The engine's script rendered as GenerateContentResponse JSON (section 4.4) and as the chunks of
- * `streamGenerateContent` (section 4.5): each chunk holds only new parts, usageMetadata with running
+ * The engine's script rendered as GenerateContentResponse JSON (Gemini API and Vertex AI reference: Response) and as the chunks of
+ * `streamGenerateContent` (Gemini API and Vertex AI reference: Streaming (alt=sse)): each chunk holds only new parts, usageMetadata with running
  * counts rides on every chunk, `finishReason` only on a candidate's last chunk, STOP after function
  * calls (there is no tool-call reason), and no `[DONE]`.
  */

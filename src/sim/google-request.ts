@@ -1,6 +1,6 @@
 /**
- * A GenerateContentRequest (section 4.3) checked the way Gemini checks it and turned into the
- * engine's neutral SimRequest. The checks are the ones gateways trip over (section 8):
+ * A GenerateContentRequest (Gemini API and Vertex AI reference: Request body) checked the way Gemini checks it and turned into the
+ * engine's neutral SimRequest. The checks are the ones gateways trip over (docs/translation.md):
  * unknown fields (pitfall 13), role alternation (10), the function-response count (9), `id` on
  * function parts on Vertex (11), and Gemini 3 thought signatures in the current turn (12).
  */

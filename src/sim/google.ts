@@ -1,5 +1,5 @@
 /**
- * Simulated Gemini API and Vertex AI (section 4): one content model, two front doors.
+ * Simulated Gemini API and Vertex AI (Gemini API and Vertex AI reference): one content model, two front doors.
  *
  * Gemini API: `POST /{v1beta|v1}/models/{model}:{generateContent|streamGenerateContent|embedContent|batchEmbedContents}`,
  * key in `x-goog-api-key` (or `?key=`); a wrong key is Google's 400 API_KEY_INVALID, a missing one 403.

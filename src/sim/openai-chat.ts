@@ -1,6 +1,6 @@
 /**
  * `POST .../chat/completions` in the OpenAI dialect: validates, asks the engine, and renders the
- * script as one JSON completion or as the SSE chunk sequence of section 1.4 (role chunk with
+ * script as one JSON completion or as the SSE chunk sequence of OpenAI API reference: Streaming chunks (role chunk with
  * empty content, content chunks, a separate finish chunk, the `choices: []` usage chunk only with
  * `include_usage`, then `[DONE]`).
  */
@@ -111,7 +111,7 @@ interface Step {
   paced: boolean;
 }
 
-/** The per-choice delta sequence of section 1.4, including the tool-call delta pattern. */
+/** The per-choice delta sequence of OpenAI API reference: Streaming chunks, including the tool-call delta pattern. */
 function choiceSteps(choice: SimChoice, index: number, flavour: OpenAIFlavour): Step[] {
   const step = (delta: Record<string, unknown>, phase: ChoicePhase, finish: string | null = null): Step => ({
     choice: decorate(flavour, { index, delta, logprobs: null, finish_reason: finish }, phase),

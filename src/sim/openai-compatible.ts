@@ -1,5 +1,5 @@
 /**
- * Simulated vLLM-like OpenAI-compatible server (section 6.2): the OpenAI router with a flavour that
+ * Simulated vLLM-like OpenAI-compatible server (the self-hosted servers' documentation: vLLM): the OpenAI router with a flavour that
  * drops what such servers do not send (obfuscation, system_fingerprint, service_tier, usage
  * details, rate-limit headers), tolerates unknown fields, and wraps errors with an integer `code`
  * (vLLM ≥ Aug 2025). Auth is optional: no keys configured means no auth, as with `vllm serve`

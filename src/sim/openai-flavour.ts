@@ -101,7 +101,7 @@ export function openaiErrorBody(error: ApiError): unknown {
   };
 }
 
-/** The OpenAI-style status fault: the message/type/code table of section 1.6 plus retry headers. */
+/** The OpenAI-style status fault: the message/type/code table of OpenAI API reference: Errors plus retry headers. */
 export function openaiStatusFault(
   fault: StatusFault,
   model: string | undefined,

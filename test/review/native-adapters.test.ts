@@ -257,7 +257,7 @@ describe('review: Bedrock Converse encoding', () => {
 });
 
 describe('review: Bedrock SigV4 and errors', () => {
-  /** The reference's algorithm (section 3.7), computed independently of smithy. */
+  /** The reference's algorithm (AWS Bedrock API reference: SigV4 signing details), computed independently of smithy. */
   function expectedSignature(
     path: string,
     headers: Record<string, string>,

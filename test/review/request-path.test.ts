@@ -375,3 +375,29 @@ describe('secrets', () => {
     }
   });
 });
+
+describe('smaller truths', () => {
+  test("each model's routing.retry.budgetPercent is its own retry budget", async () => {
+    const [primary, secondary] = [await ok(), await ok()];
+    const yaml = twoDeployments(primary, secondary).replace(
+      'models:\n',
+      'models:\n  - name: frugal\n    routing: { retry: { budgetPercent: 5 } }\n    deployments: [{ provider: primary, model: m }]\n',
+    );
+    const { gateway } = await gatewayFromYaml(yaml);
+    try {
+      const retriesAllowed = (name: string) => {
+        const budget = gateway.runtime.models.get(name)!.retryBudget;
+        const now = Date.now();
+        for (let i = 0; i < 200; i++) budget.recordRequest(now);
+        let allowed = 0;
+        while (allowed < 1000 && budget.tryRetry(now)) allowed++;
+        return allowed;
+      };
+      assert.equal(retriesAllowed('frugal'), 10, '5% of 200 is below the floor of 10');
+      assert.equal(retriesAllowed('m'), 200, '100% of 200, untouched by the other model');
+    } finally {
+      await gateway.shutdown(0);
+      await Promise.all([primary.close(), secondary.close()]);
+    }
+  });
+});

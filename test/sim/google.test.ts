@@ -97,7 +97,7 @@ describe('vertex sim with @google/genai (service account)', () => {
     );
     assert.equal(response.usageMetadata?.trafficType, 'ON_DEMAND');
     assert.ok(response.createTime);
-    // google-auth-library ignores token_uri (section 11); the transporter option points it at the sim.
+    // google-auth-library ignores token_uri (src/sim/README.md); the transporter option points it at the sim.
     assert.deepEqual([...new Set(tokenUrlsAsked)], ['https://oauth2.googleapis.com/token']);
     const paths = vertexSim.requests().map((r) => r.path);
     assert.ok(

@@ -1,5 +1,5 @@
 /**
- * Fidelity of the vLLM-like OpenAI-compatible sim (section 6.2), driven by the openai SDK.
+ * Fidelity of the vLLM-like OpenAI-compatible sim (the self-hosted servers' documentation: vLLM), driven by the openai SDK.
  */
 
 import assert from 'node:assert/strict';

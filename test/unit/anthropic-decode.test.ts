@@ -339,7 +339,7 @@ describe('anthropic non-streaming decode', () => {
 });
 
 describe('anthropic stop reasons and usage', () => {
-  it('maps every documented stop_reason (section 7.1)', () => {
+  it('maps every documented stop_reason (docs/translation.md)', () => {
     assert.equal(mapStopReason('end_turn'), 'stop');
     assert.equal(mapStopReason('stop_sequence'), 'stop');
     assert.equal(mapStopReason('pause_turn'), 'stop');

@@ -1,4 +1,4 @@
-/** Classification of Anthropic error answers (section 5.5) into routing failures. */
+/** Classification of Anthropic error answers (Anthropic API reference: Errors) into routing failures. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyAnthropicError } from '../../src/providers/anthropic/errors.ts';

@@ -112,7 +112,7 @@ describe('decodeConverseResponse', () => {
     assert.deepEqual(events.at(-2), { type: 'finish', choice: 0, reason: 'content_filter' });
   });
 
-  it('stop reasons map per section 7.1; malformed output fails the attempt', () => {
+  it('stop reasons map per docs/translation.md; malformed output fails the attempt', () => {
     const finish = (stopReason: string) => {
       const body = { output: { message: { role: 'assistant', content: [{ text: 'x' }] } }, stopReason };
       return decodeConverseResponse(body, request()).find((e) => e.type === 'finish');

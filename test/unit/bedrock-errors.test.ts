@@ -1,4 +1,4 @@
-/** Bedrock error classification (section 3.6): name from x-amzn-ErrorType, `code` or `__type`; kind; retry-after. */
+/** Bedrock error classification (AWS Bedrock API reference: Non-streaming errors): name from x-amzn-ErrorType, `code` or `__type`; kind; retry-after. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyBedrockError, errorTypeName } from '../../src/providers/bedrock/errors.ts';

@@ -1,5 +1,5 @@
 /**
- * Google error envelopes → failure kinds (section 4.6): the canonical status decides, RetryInfo gives
+ * Google error envelopes → failure kinds (Gemini API and Vertex AI reference: Errors): the canonical status decides, RetryInfo gives
  * retry-after, a wrong Gemini API key (400 + API_KEY_INVALID) is an auth problem, not a client one.
  */
 import assert from 'node:assert/strict';

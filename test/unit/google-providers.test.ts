@@ -170,7 +170,7 @@ describe('vertex service-account auth', () => {
 });
 
 describe('vertex provider', () => {
-  it('regional, global and multi-region origins (section 4.2)', () => {
+  it('regional, global and multi-region origins (Gemini API and Vertex AI reference: Vertex AI)', () => {
     assert.equal(vertexOrigin('europe-west4'), 'https://europe-west4-aiplatform.googleapis.com');
     assert.equal(vertexOrigin('global'), 'https://aiplatform.googleapis.com');
     assert.equal(vertexOrigin('eu'), 'https://aiplatform.eu.rep.googleapis.com');

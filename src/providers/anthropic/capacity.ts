@@ -1,5 +1,5 @@
 /**
- * Anthropic's remaining-capacity headers (section 5.1): `anthropic-ratelimit-{requests|tokens|
+ * Anthropic's remaining-capacity headers (Anthropic API reference: Transport): `anthropic-ratelimit-{requests|tokens|
  * input-tokens|output-tokens}-{limit|remaining|reset}`, resets as RFC 3339 times. The `tokens-*`
  * trio already shows the most restrictive token limit in effect; without it, the input or output
  * trio with less remaining stands for it.

@@ -5,7 +5,7 @@ import { type ChatStreamDecoder, UpstreamError } from '../types.ts';
 import { failureFromAnthropicError } from './errors.ts';
 import { jsonToolNameFor } from './json-output.ts';
 
-/** Section 7.1: Anthropic `stop_reason` → OpenAI `finish_reason`. */
+/** docs/translation.md: Anthropic `stop_reason` → OpenAI `finish_reason`. */
 export function mapStopReason(reason: unknown): FinishReason {
   switch (reason) {
     case 'max_tokens':
@@ -38,7 +38,7 @@ function readUsage(value: unknown, into: AnthropicUsage): void {
   into.output = asNumber(u.output_tokens) ?? into.output;
 }
 
-/** Section 7.3: the OpenAI prompt count includes cached tokens, Anthropic's input count does not. */
+/** docs/translation.md: the OpenAI prompt count includes cached tokens, Anthropic's input count does not. */
 export function toUsage(u: AnthropicUsage): Usage {
   const promptTokens = u.input + u.cacheRead + u.cacheWrite;
   const usage: Usage = { promptTokens, completionTokens: u.output, totalTokens: promptTokens + u.output };
@@ -119,7 +119,7 @@ type BlockState =
   | { kind: 'ignored' };
 
 /**
- * Incremental decoder for the Messages SSE stream (section 5.4). Dispatches on the event name,
+ * Incremental decoder for the Messages SSE stream (Anthropic API reference: Streaming SSE). Dispatches on the event name,
  * renumbers tool calls (Anthropic's `index` counts every block, OpenAI's counts tool calls), turns
  * the synthetic JSON tool's input deltas into text, and is complete only after `message_stop`.
  *

@@ -7,7 +7,7 @@ import { type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../type
 /** Longest upstream message we keep: enough to diagnose, short enough for a log line. */
 const MAX_MESSAGE = 500;
 
-/** Section 5.5: `error.type` of the envelope → what routing does with it. */
+/** Anthropic API reference: Errors: `error.type` of the envelope → what routing does with it. */
 const KIND_BY_TYPE: Record<string, FailureKind> = {
   invalid_request_error: 'client',
   request_too_large: 'client',

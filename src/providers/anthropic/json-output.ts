@@ -8,7 +8,7 @@ import type { ModelTraits } from './catalog.ts';
  *   plain text holding the JSON, nothing to undo when decoding;
  * - otherwise (`json_object`, or older models): a synthetic tool whose input schema is the wanted
  *   document, forced with `tool_choice`; the decoder turns that tool's input back into text and
- *   its `tool_use` stop into `stop` (vercel/ai's approach, reference section 7.1).
+ *   its `tool_use` stop into `stop` (vercel/ai's approach, reference docs/translation.md).
  * Models that refuse forced tool use (Claude Opus 5.5, Fable 5.1) cannot take the second way.
  */
 export type JsonOutputPlan =

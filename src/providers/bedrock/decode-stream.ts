@@ -1,5 +1,5 @@
 /**
- * ConverseStream (section 3.4) → ChatEvents, incrementally. Events: messageStart, contentBlockStart
+ * ConverseStream (AWS Bedrock API reference: ConverseStream events) → ChatEvents, incrementally. Events: messageStart, contentBlockStart
  * (tool blocks only), contentBlockDelta (text or toolUse.input fragments), contentBlockStop,
  * messageStop (stopReason), metadata (usage, after messageStop). `:message-type: exception` frames
  * become UpstreamErrors of the matching kind. The stream is complete only once messageStop and

@@ -1,5 +1,5 @@
 /**
- * Converse response (section 3.3) → ChatEvents. Shared with the stream decoder: stop reasons and
+ * Converse response (AWS Bedrock API reference: Converse response) → ChatEvents. Shared with the stream decoder: stop reasons and
  * usage (sections 7.1 and 7.3), and undoing the encoder's emulations (the JSON tool's input becomes
  * the text answer; `parallel_tool_calls: false` keeps only the first call).
  */
@@ -10,7 +10,7 @@ import { modelOutputError } from '../shared/model-output.ts';
 import { UpstreamError } from '../types.ts';
 import { jsonToolName } from './encode.ts';
 
-/** stopReasons that say the model produced output Bedrock could not use (section 7.1). */
+/** stopReasons that say the model produced output Bedrock could not use (docs/translation.md). */
 const MODEL_OUTPUT_FAILURES: Readonly<Record<string, string>> = {
   malformed_model_output: 'produced output Bedrock could not parse',
   malformed_tool_use: 'produced a malformed tool call',
@@ -45,7 +45,7 @@ export function decodeUsage(value: unknown): Usage | undefined {
   const cacheWrite = asNumber(u.cacheWriteInputTokens) ?? 0;
   const promptTokens = (asNumber(u.inputTokens) ?? 0) + cacheRead + cacheWrite;
   const completionTokens = asNumber(u.outputTokens) ?? 0;
-  // Whether totalTokens counts cache tokens is unclear (section 7.3): computed, it always adds up.
+  // Whether totalTokens counts cache tokens is unclear (docs/translation.md): computed, it always adds up.
   const usage: Usage = { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
   if (cacheRead > 0) usage.cachedTokens = cacheRead;
   if (cacheWrite > 0) usage.cacheWriteTokens = cacheWrite;

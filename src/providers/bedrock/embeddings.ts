@@ -1,5 +1,5 @@
 /**
- * Embeddings through InvokeModel (section 3.9), in the model vendor's own body: Titan takes one
+ * Embeddings through InvokeModel (AWS Bedrock API reference: InvokeModel / InvokeModelWithResponseStream (native bodies)), in the model vendor's own body: Titan takes one
  * `inputText` per call, Cohere up to 96 `texts`. The gateway splits a request into calls of at most
  * `embeddingsBatchSize` inputs (Provider.embeddingsBatchSize) and joins the vectors in order.
  */

@@ -1,5 +1,5 @@
 /**
- * ChatRequest → Converse request body (section 3.2), with the translation choices Bedrock forces
+ * ChatRequest → Converse request body (AWS Bedrock API reference: Converse request body), with the translation choices Bedrock forces
  * (sections 7 and 8.1-8.7). Each choice is written where it is made; README's translation matrix
  * lists them all.
  */
@@ -19,7 +19,7 @@ import { refuseUnsupported } from '../shared/unsupported.ts';
 
 export const CLOUD_NAME = 'AWS Bedrock';
 
-/** The synthetic tool that carries a `response_format` answer (section 7.1 note, as vercel/ai does). */
+/** The synthetic tool that carries a `response_format` answer (docs/translation.md note, as vercel/ai does). */
 export const JSON_TOOL_NAME = 'json_response';
 
 /**

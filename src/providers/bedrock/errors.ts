@@ -1,5 +1,5 @@
 /**
- * Bedrock errors (section 3.6) → failures routing understands. The error name comes from the
+ * Bedrock errors (AWS Bedrock API reference: Non-streaming errors) → failures routing understands. The error name comes from the
  * `x-amzn-ErrorType` header (text before `:`, after `#`), then the body's `code`, then `__type`,
  * the order the AWS SDK reads them; the message from `message` or `Message`.
  */

@@ -1,5 +1,5 @@
 /**
- * Incremental reader of `application/vnd.amazon.eventstream` bodies (section 3.5). Network reads
+ * Incremental reader of `application/vnd.amazon.eventstream` bodies (AWS Bedrock API reference: application/vnd.amazon.eventstream framing). Network reads
  * split and join frames arbitrarily: bytes are buffered until the frame's 4-byte total length has
  * arrived, then smithy's EventStreamCodec decodes it and checks both CRCs. Only the buffering is
  * Switchyard's; the framing, header parsing and CRCs are the codec's.

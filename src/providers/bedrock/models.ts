@@ -16,7 +16,7 @@ export function modelOperationPath(
 }
 
 /**
- * System inference-profile prefixes → the AWS regions they may route to (section 3.8). `us-gov` is
+ * System inference-profile prefixes → the AWS regions they may route to (AWS Bedrock API reference: Model IDs, inference profiles, URL encoding). `us-gov` is
  * listed before `us` so the longer prefix wins. Profiles of one geography stay in it; `global`
  * routes to any commercial region.
  */

@@ -10,7 +10,7 @@ import { encodeToolCallId } from './tool-ids.ts';
  * GenerateContentResponse (one JSON body, or each `data:` chunk of an `alt=sse` stream) → events.
  * A stream chunk holds only new parts; usage rides on every chunk with running totals (the last
  * wins); `finishReason` arrives only on a candidate's last chunk, and there is no `[DONE]`, so a
- * stream is complete exactly when every candidate it mentioned has finished (section 4.5).
+ * stream is complete exactly when every candidate it mentioned has finished (Gemini API and Vertex AI reference: Streaming (alt=sse)).
  */
 
 const CONTENT_FILTER = new Set([
@@ -26,7 +26,7 @@ const CONTENT_FILTER = new Set([
 ]);
 
 /**
- * Reasons that say the model produced bad output (section 7.1): no OpenAI finish reason says that.
+ * Reasons that say the model produced bad output (docs/translation.md): no OpenAI finish reason says that.
  * Each names what went wrong for the attempt list a client may see.
  */
 const MODEL_OUTPUT_FAILURES: Readonly<Record<string, string>> = {
@@ -37,7 +37,7 @@ const MODEL_OUTPUT_FAILURES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Gemini finish reason → OpenAI's (section 7.1). There is no tool-call reason: STOP after
+ * Gemini finish reason → OpenAI's (docs/translation.md). There is no tool-call reason: STOP after
  * functionCall parts is `tool_calls` (pitfall 14). Bad model output throws a `model_output`
  * failure (retryable, and not held against the deployment's health).
  */
@@ -51,7 +51,7 @@ export function mapFinishReason(reason: string, calledTools: boolean): FinishRea
   return calledTools ? 'tool_calls' : 'stop';
 }
 
-/** usageMetadata → Usage (section 7.3): thoughts count as completion; cached is part of the prompt. */
+/** usageMetadata → Usage (docs/translation.md): thoughts count as completion; cached is part of the prompt. */
 export function decodeUsage(value: unknown): Usage | undefined {
   const u = asObject(value);
   if (!u) return undefined;

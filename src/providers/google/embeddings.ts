@@ -4,7 +4,7 @@ import { asArray, asNumber, asObject } from '../../core/json.ts';
 import { UpstreamError } from '../types.ts';
 
 /**
- * Embeddings (section 4.8). The Gemini API embeds a batch with `:batchEmbedContents`; Vertex's text
+ * Embeddings (Gemini API and Vertex AI reference: Embeddings). The Gemini API embeds a batch with `:batchEmbedContents`; Vertex's text
  * embedding models (text-embedding-*, text-multilingual-embedding-*, gemini-embedding-001) take a
  * batch with `:predict`. Neither takes token ids, so token-array inputs are refused.
  */

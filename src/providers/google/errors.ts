@@ -5,7 +5,7 @@ import { isRedirect, kindForHttpStatus, redirectFailure } from '../shared/status
 import { type FailureKind, RETRYABLE_KINDS, type UpstreamFailure } from '../types.ts';
 
 /**
- * Google's RPC error envelope (section 4.6):
+ * Google's RPC error envelope (Gemini API and Vertex AI reference: Errors):
  * `{"error": {"code": 429, "message": "...", "status": "RESOURCE_EXHAUSTED", "details": [...]}}`.
  * The canonical `status` decides the kind; the HTTP code is the fallback for bodies without one
  * (a proxy's HTML page, an empty body).

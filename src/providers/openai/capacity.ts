@@ -1,6 +1,6 @@
 /**
- * OpenAI's remaining-capacity headers (section 1.1), also sent by Azure OpenAI (without the reset
- * pair, section 2.5) and by OpenAI-compatible servers that copy them: `x-ratelimit-limit-*`,
+ * OpenAI's remaining-capacity headers (OpenAI API reference: Transport), also sent by Azure OpenAI (without the reset
+ * pair, Azure OpenAI documentation: Rate limiting (standard deployments)) and by OpenAI-compatible servers that copy them: `x-ratelimit-limit-*`,
  * `x-ratelimit-remaining-*` and `x-ratelimit-reset-*` for `requests` and `tokens`, resets as Go
  * durations from now.
  */

@@ -5,9 +5,9 @@ import { asNumber, asObject, asString, tryParseJson } from '../../core/json.ts';
 import { type AccessToken, createTokenCache } from '../token-cache.ts';
 
 /**
- * OAuth2 access tokens for Vertex from a service-account key file (section 4.2): a JWT assertion
+ * OAuth2 access tokens for Vertex from a service-account key file (Gemini API and Vertex AI reference: Vertex AI): a JWT assertion
  * signed here with `jose` (RS256) and exchanged at the key file's `token_uri`. google-auth-library
- * is not used because it posts to oauth2.googleapis.com whatever `token_uri` says (section 11), and
+ * is not used because it posts to oauth2.googleapis.com whatever `token_uri` says (src/sim/README.md), and
  * private token endpoints (and the tests' simulated one) need `token_uri` honoured.
  *
  * Error messages name the file and what is wrong with it, never the key or a token.

@@ -7,7 +7,7 @@ import { createServiceAccountTokenSource } from './auth.ts';
 
 const CLOUD = 'Vertex AI';
 
-/** The public origin of a Vertex location (section 4.2). */
+/** The public origin of a Vertex location (Gemini API and Vertex AI reference: Vertex AI). */
 export function vertexOrigin(location: string): string {
   if (location === 'global') return 'https://aiplatform.googleapis.com';
   // The multi-region endpoints live under a "rep" host.
