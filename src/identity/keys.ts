@@ -41,6 +41,8 @@ function unauthenticated(message: string): GatewayError {
 const CACHE_LIMIT = 10_000;
 /** How often the store's key version is read, so a revocation on another replica lands within a second. */
 export const KEY_VERSION_POLL_MS = 250;
+/** Readings of a key while changes keep landing, before the last one is used as it is. */
+const LOOKUP_ATTEMPTS = 3;
 
 interface CachedKey {
   record: KeyRecord | undefined;
@@ -57,6 +59,12 @@ export class Identity {
   private readonly statics = new Map<string, Principal>();
   private readonly teams = new Map<string, TeamPolicy>();
   private readonly cache = new Map<string, CachedKey>();
+  /**
+   * Bumped by every invalidation. A lookup caches its answer only if no invalidation happened
+   * while it read the store: a read that began before a revocation may return the key as it was,
+   * and caching that would serve the revoked key until the next change.
+   */
+  private generation = 0;
   private version: number | undefined;
   private poller: NodeJS.Timeout | undefined;
   private readonly store: KeyStore | undefined;
@@ -96,7 +104,9 @@ export class Identity {
     this.poller = setInterval(() => {
       store.keysVersion().then(
         (version) => {
-          if (this.version !== undefined && version !== this.version) this.cache.clear();
+          // The first reading clears too: lookups cached before it may predate a change made
+          // elsewhere since start-up, and no earlier version is known to compare with.
+          if (version !== this.version) this.invalidate();
           this.version = version;
         },
         () => {
@@ -114,6 +124,7 @@ export class Identity {
 
   /** A key changed through this process: forget every cached lookup now. */
   invalidate(): void {
+    this.generation++;
     this.cache.clear();
   }
 
@@ -143,20 +154,37 @@ export class Identity {
     return cached.principal;
   }
 
+  /**
+   * Reads the key from the store. When a change landed while it read (the generation moved), the
+   * answer may predate it: read again, so this request too sees the change; cache only a
+   * reading no change overlapped.
+   */
   private async lookup(keyHash: string): Promise<CachedKey> {
     if (!this.store) return { record: undefined, principal: undefined };
-    let record: KeyRecord | undefined;
-    try {
-      record = await this.store.findKeyByHash(keyHash);
-    } catch {
-      throw new GatewayError('shared_state_unavailable', 'the key store is unavailable; retry the request', {
-        retryAfterMs: 1000,
-      });
+    for (let attempt = 1; ; attempt++) {
+      const generation = this.generation;
+      let record: KeyRecord | undefined;
+      try {
+        record = await this.store.findKeyByHash(keyHash);
+      } catch {
+        throw new GatewayError(
+          'shared_state_unavailable',
+          'the key store is unavailable; retry the request',
+          {
+            retryAfterMs: 1000,
+          },
+        );
+      }
+      const entry: CachedKey = { record, principal: record ? this.principalOf(record) : undefined };
+      if (generation !== this.generation) {
+        // Under a storm of changes, answer the freshest reading rather than loop for ever (uncached).
+        if (attempt < LOOKUP_ATTEMPTS) continue;
+        return entry;
+      }
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(keyHash, entry);
+      return entry;
     }
-    const entry: CachedKey = { record, principal: record ? this.principalOf(record) : undefined };
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(keyHash, entry);
-    return entry;
   }
 
   principalOf(record: KeyRecord): Principal {
