@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../core/errors.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import { hashKey } from '../identity/keys.ts';
+import { commitmentStatus } from '../limits/commitments.ts';
 import { parseJsonBody, readBody } from '../server/body.ts';
 import type { Exchange } from '../server/exchange.ts';
 import { sendJson } from '../server/exchange.ts';
@@ -134,6 +135,9 @@ export function adminRoutes(): Record<string, Record<string, Handler>> {
     '/admin/requests': { GET: admin(requests) },
     '/admin/deployments': { GET: admin((rt, ex) => sendJson(ex, 200, { data: deploymentsView(rt) })) },
     '/admin/teams': { GET: admin(async (rt, ex) => sendJson(ex, 200, { data: await teamsView(rt) })) },
+    '/admin/commitments': {
+      GET: admin(async (rt, ex) => sendJson(ex, 200, { data: await commitmentStatus(rt.config, rt.limits) })),
+    },
     '/metrics': {
       GET: async (rt, ex) => {
         if (rt.config.server.metricsAuth) requireAdmin(rt, ex);

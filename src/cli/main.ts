@@ -31,8 +31,8 @@ protocol) and a gateway in front of them, and prints example keys and commands. 
   check: `Usage: switchyard check --config FILE
 
 Validates FILE and prints every problem with its path, line and what was expected, then the
-settings it accepts but does not act on (as serve logs them). Exits 0 when the configuration is
-valid, 1 when it is not.`,
+warnings serve logs at start (shared storage without redis: counts limits per replica, ...).
+Exits 0 when the configuration is valid, 1 when it is not.`,
   keys: KEYS_HELP,
   usage: USAGE_HELP,
 };
@@ -58,7 +58,7 @@ async function serve(args: string[]): Promise<number> {
   // Loaded on demand: the server is most of the CLI's start-up time, and only serve needs it.
   const { startGateway } = await import('../server/http.ts');
   const { drainOnSignal } = await import('./signals.ts');
-  // startGateway logs the settings it accepts but does not act on (setting_not_enforced).
+  // startGateway logs the settings it accepts but does not act on (configuration_warning).
   const gateway = await startGateway(config, {
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
@@ -74,8 +74,8 @@ async function check(args: string[]): Promise<number> {
   process.stdout.write(
     `${values.config}: ok (${config.providers.length} providers, ${config.models.length} models, ${config.keys.length} keys)\n`,
   );
-  const { unimplementedSettings } = await import('../gateway/settings.ts');
-  for (const note of unimplementedSettings(config)) process.stderr.write(`warning: ${note}\n`);
+  const { configurationWarnings } = await import('../gateway/settings.ts');
+  for (const note of configurationWarnings(config)) process.stderr.write(`warning: ${note}\n`);
   return 0;
 }
 

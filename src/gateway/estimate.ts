@@ -22,6 +22,8 @@ export const DEFAULT_MAX_OUTPUT_TOKENS = 32_768;
 /** A typical answer's size, for rate windows when a request sets no max_tokens (settled to the real usage after). */
 export const TYPICAL_OUTPUT_TOKENS = 1024;
 const BYTES_PER_TOKEN = 4;
+/** Role markers and message framing the clouds add around each message's text (a generous ceiling). */
+const TOKENS_PER_MESSAGE = 16;
 
 export function estimateChat(request: ChatRequest): TokenEstimate {
   let bytes = 0;
@@ -44,9 +46,10 @@ export function estimateChat(request: ChatRequest): TokenEstimate {
     bytes += Buffer.byteLength(JSON.stringify(request.responseFormat.schema));
   }
   const choices = request.openai.n ?? 1;
+  const framing = request.messages.length * TOKENS_PER_MESSAGE;
   return {
-    inputTokens: Math.ceil(bytes / BYTES_PER_TOKEN) + images * TOKENS_PER_IMAGE_MAX,
-    inputTokensMax: bytes + images * TOKENS_PER_IMAGE_MAX,
+    inputTokens: Math.ceil(bytes / BYTES_PER_TOKEN) + images * TOKENS_PER_IMAGE_MAX + framing,
+    inputTokensMax: bytes + images * TOKENS_PER_IMAGE_MAX + framing,
     outputTokens: (request.maxTokens ?? TYPICAL_OUTPUT_TOKENS) * choices,
     maxOutputTokens: (request.maxTokens ?? DEFAULT_MAX_OUTPUT_TOKENS) * choices,
   };

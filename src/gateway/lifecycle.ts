@@ -4,12 +4,14 @@
  * errors included, ends in exactly one request record.
  */
 
-import { costOfUsage } from '../accounting/cost.ts';
+import { costOfUsage, maxCostOfRequest } from '../accounting/cost.ts';
 import { type Price, resolvePrice } from '../accounting/prices.ts';
 import type { Usage } from '../core/chat.ts';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
 import { describeBoundaries, partitionByBoundary } from '../governance/boundary.ts';
 import { modelRefusal, type Principal } from '../identity/keys.ts';
+import { hasHardBudget } from '../limits/admission.ts';
+import { commitmentStatus, planCommitments } from '../limits/commitments.ts';
 import type { AttemptContext, AttemptIO, ServedAttempt } from '../resilience/attempts.ts';
 import { runAttempts } from '../resilience/attempts.ts';
 import type { Deployment } from '../routing/types.ts';
@@ -194,8 +196,23 @@ async function serve<T>(
   if (spec.requestBody !== undefined) record.requestBody = spec.requestBody;
   const model = resolveModel(rt, principal, spec.model);
   record.boundary = describeBoundaries(principal);
-  const deployments = eligibleDeployments(model, principal);
-  const scope = openRequestScope(rt, ex, model, deployments, spec, attemptSpans(trace));
+  const { deployments, maxCostUsd } = admissibleDeployments(rt, model, principal, spec);
+  const admission = await rt.limits.admit(principal, {
+    id: ex.id,
+    estimate: spec.estimate,
+    maxCostUsd,
+    totalMs: model.model.routing.timeouts.totalMs,
+  });
+  Object.assign(ex.headers, admission.headers);
+  const commitments =
+    model.model.strategy === 'commitment-first'
+      ? planCommitments(
+          await commitmentStatus(rt.config, rt.limits, new Set(deployments.map((d) => d.provider.id))).catch(
+            () => [],
+          ),
+        )
+      : undefined;
+  const scope = openRequestScope(rt, ex, model, deployments, spec, attemptSpans(trace), commitments);
   let served: ServedAttempt | undefined;
   let usage: Usage | undefined;
   try {
@@ -221,6 +238,11 @@ async function serve<T>(
       return;
     }
     served = result.served;
+    if (commitments) {
+      record.capacity = commitments.get(served.deployment.provider.id)?.available
+        ? 'commitment'
+        : 'pay-as-you-go';
+    }
     const delivery = await spec.deliver(result.value, served, scope);
     usage = delivery.usage;
     record.status = delivery.status;
@@ -239,5 +261,48 @@ async function serve<T>(
   } finally {
     served?.end(usage ? usage.totalTokens : undefined);
     scope.close();
+    // After the answer: settlement never holds up the client.
+    admission
+      .settle({
+        served: served !== undefined,
+        usage,
+        costUsd: record.costUsd,
+        providerId: served?.deployment.provider.id,
+      })
+      .catch((err: unknown) => rt.log.error('settlement_failed', { id: ex.id, error: err }));
+    if (served) void rt.limits.recordProviderUse(served.deployment.provider.id, usage, record.costUsd ?? 0);
   }
+}
+
+/**
+ * The deployments the request may use, and the most it can cost. Under a hard budget only
+ * deployments with a known price qualify (a request that cannot be priced is never waved through),
+ * and the bound is the dearest of them: input at one token per byte, output at max tokens.
+ */
+function admissibleDeployments<T>(
+  rt: Runtime,
+  model: ModelRuntime,
+  principal: Principal,
+  spec: InferenceSpec<T>,
+): { deployments: Deployment[]; maxCostUsd: number } {
+  const inside = eligibleDeployments(model, principal);
+  if (!hasHardBudget(principal)) return { deployments: inside, maxCostUsd: 0 };
+  let maxCostUsd = 0;
+  const priced = inside.filter((d) => {
+    const price = rt.prices.get(d.key);
+    if (!price) return false;
+    maxCostUsd = Math.max(
+      maxCostUsd,
+      maxCostOfRequest(price, spec.estimate.inputTokensMax, spec.estimate.maxOutputTokens),
+    );
+    return true;
+  });
+  if (priced.length === 0) {
+    throw new GatewayError(
+      'insufficient_quota',
+      `no deployment of ${model.model.name} has a known price, and a hard budget admits only requests it can price (set price: on the deployment)`,
+      { status: 403, param: 'model' },
+    );
+  }
+  return { deployments: priced, maxCostUsd };
 }

@@ -2,6 +2,10 @@ import { setMaxListeners } from 'node:events';
 import { type Price, resolvePrice } from '../accounting/prices.ts';
 import { type Config, resolveModelRouting } from '../config/schema.ts';
 import { hashKey, Identity } from '../identity/keys.ts';
+import { Limits } from '../limits/admission.ts';
+import { WebhookSender } from '../limits/alerts.ts';
+import { MemoryLimitStore } from '../limits/memory.ts';
+import type { LimitStore } from '../limits/types.ts';
 import { createProvider } from '../providers/registry.ts';
 import { createImageLoader } from '../providers/shared/images.ts';
 import type { Provider, ProviderContext } from '../providers/types.ts';
@@ -36,6 +40,8 @@ export interface Runtime {
   states: DeploymentStates;
   transport: Transport;
   store: Store;
+  /** Key and team rate limits and budgets (in process, or in Redis with `redis:`). */
+  limits: Limits;
   requestLog: RequestLogWriter;
   metrics: GatewayMetrics;
   tracing: Tracing;
@@ -57,6 +63,8 @@ export interface RuntimeOptions {
   log?: Logger;
   /** The store to use instead of opening `config.storage` (tests, embedding). */
   store?: Store;
+  /** The limit store (in process by default; Redis when `redis:` is configured). */
+  limitStore?: LimitStore;
   inFlight?: () => number;
 }
 
@@ -130,6 +138,19 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
     requestLog: () => requestLog.stats,
   });
   const tracing = createTracing(config.telemetry);
+  const limitStore = options.limitStore ?? new MemoryLimitStore();
+  const webhook =
+    config.alerts.webhook === undefined ? undefined : new WebhookSender(config.alerts.webhook, log);
+  const limits = new Limits({
+    store: limitStore,
+    ledger: store,
+    log,
+    metrics,
+    webhook,
+    commitments: new Map(
+      config.providers.flatMap((p) => (p.commitment ? [[p.id, p.commitment] as const] : [])),
+    ),
+  });
   return {
     config: withoutSecrets(config),
     adminKeyHash: config.adminKey === undefined ? undefined : hashKey(config.adminKey),
@@ -139,6 +160,7 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
     states,
     transport,
     store,
+    limits,
     requestLog,
     metrics,
     tracing,
@@ -155,8 +177,8 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
       identity.stop();
       retention?.stop();
       await requestLog.close();
-      await Promise.all([transport.close(), tracing.shutdown()]);
-      await store.close();
+      await Promise.all([transport.close(), tracing.shutdown(), webhook?.idle()]);
+      await Promise.all([store.close(), limitStore.close()]);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { AbortCause, AttemptContext } from '../resilience/attempts.ts';
-import { planAttempts } from '../routing/plan.ts';
+import { type CommitmentView, planAttempts } from '../routing/plan.ts';
 import type { Deployment } from '../routing/types.ts';
 import type { Exchange } from '../server/exchange.ts';
 import type { TokenEstimate } from './estimate.ts';
@@ -22,6 +22,7 @@ export function openRequestScope(
   deployments: readonly Deployment[],
   request: { stream: boolean; estimate: TokenEstimate },
   startSpan: AttemptContext['startSpan'],
+  commitments?: ReadonlyMap<string, CommitmentView>,
 ): RequestScope {
   const controller = new AbortController();
   let cause: AbortCause | undefined;
@@ -58,7 +59,7 @@ export function openRequestScope(
       if (!price) return undefined;
       return (estimate.inputTokens * price.input + estimate.outputTokens * price.output) / 1_000_000;
     },
-    commitment: () => undefined,
+    commitment: (d) => commitments?.get(d.provider.id),
   });
   model.rotation = plan.rotation;
   return {

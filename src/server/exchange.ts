@@ -12,6 +12,8 @@ export interface Exchange {
   provider: string;
   deployment: string;
   attempts: number;
+  /** Headers every answer to this request carries besides the contract's (a key's x-ratelimit-*). */
+  headers: Record<string, string>;
 }
 
 export function newExchange(req: IncomingMessage, res: ServerResponse): Exchange {
@@ -23,12 +25,14 @@ export function newExchange(req: IncomingMessage, res: ServerResponse): Exchange
     provider: '',
     deployment: '',
     attempts: 0,
+    headers: {},
   };
 }
 
 /** Headers every response carries, errors included. */
 export function contractHeaders(ex: Exchange): Record<string, string> {
   return {
+    ...ex.headers,
     'x-request-id': ex.id,
     'x-switchyard-provider': ex.provider,
     'x-switchyard-deployment': ex.deployment,

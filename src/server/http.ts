@@ -3,8 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { buildRuntime, type Runtime, type RuntimeOptions } from '../gateway/runtime.ts';
-import { unimplementedSettings } from '../gateway/settings.ts';
+import { configurationWarnings } from '../gateway/settings.ts';
+import { RedisLimitStore } from '../limits/redis.ts';
 import { openStore } from '../state/open.ts';
+import { createLogger, type Logger } from '../telemetry/log.ts';
 import { createRequestHandler } from './app.ts';
 import { newExchange, sendError } from './exchange.ts';
 
@@ -35,9 +37,17 @@ export interface ListenOptions extends RuntimeOptions {
 export async function startGateway(config: Config, options: ListenOptions = {}): Promise<RunningGateway> {
   // A database that is down at start is a clear startup error (StoreUnavailableError), not a request-time one.
   const store = options.store ?? (await openStore(config.storage));
+  const log = options.log ?? createLogger();
+  const limitStore = options.limitStore ?? (config.redis ? await connectRedis(config.redis, log) : undefined);
   let inFlight = 0;
-  const runtime = buildRuntime(config, { ...options, store, inFlight: () => inFlight });
-  for (const note of unimplementedSettings(config)) runtime.log.warn('setting_not_enforced', { note });
+  const runtime = buildRuntime(config, {
+    ...options,
+    log,
+    store,
+    ...(limitStore ? { limitStore } : {}),
+    inFlight: () => inFlight,
+  });
+  for (const note of configurationWarnings(config)) runtime.log.warn('configuration_warning', { note });
   let draining = false;
   let onIdle: (() => void) | undefined;
   const handler = createRequestHandler(runtime, { draining: () => draining });
@@ -130,6 +140,30 @@ export async function startGateway(config: Config, options: ListenOptions = {}):
     runtime,
     shutdown,
   };
+}
+
+/**
+ * The shared limit store. A Redis that is down at start does not stop the gateway: limits and
+ * budgets fail closed until it comes back (the client reconnects by itself), and it is said loudly.
+ */
+async function connectRedis(url: string, log: Logger): Promise<RedisLimitStore> {
+  let lastError = '';
+  const store = new RedisLimitStore(url, {
+    onError: (err) => {
+      // ioredis repeats the same error at every reconnect attempt: log each change once.
+      if (err.message === lastError) return;
+      lastError = err.message;
+      log.warn('redis_error', { message: err.message });
+    },
+  });
+  try {
+    await store.connect();
+  } catch (err) {
+    log.error('redis_unavailable_at_start', {
+      message: `${(err as Error).message}; rate limits and budgets refuse requests until Redis is reachable`,
+    });
+  }
+  return store;
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -102,6 +102,16 @@ export async function waitFor(check: () => boolean, boundMs = 3000): Promise<boo
   return check();
 }
 
+/** Retries an async check every 100 ms until it holds or `boundMs` passes. */
+export async function eventually(check: () => Promise<boolean>, boundMs = 3000): Promise<boolean> {
+  const until = Date.now() + boundMs;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
+
 /** An OpenAI-compatible provider entry for an upstream. */
 export function providerYaml(id: string, up: Upstream): string {
   return `{ id: ${id}, type: openai-compatible, region: on-prem, endpoint: ${up.url}/v1 }`;
