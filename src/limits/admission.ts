@@ -26,8 +26,11 @@ import {
 
 /** Budget counters are kept this long past their period's end (reports, late settlements). */
 const KEEP_AFTER_PERIOD_MS = 35 * 86_400_000;
-/** A reservation outlives its request's total deadline by this before it expires by itself. */
-const RESERVATION_GRACE_MS = 60_000;
+/**
+ * A reservation outlives its request's total deadline by as long again (at most a minute) before
+ * it expires by itself: room for clock skew between replicas, none for a request still running.
+ */
+const RESERVATION_GRACE_MAX_MS = 60_000;
 /** Seeding races (another replica seeding the same counter) settle within a few rounds. */
 const MAX_SEED_ROUNDS = 4;
 
@@ -175,7 +178,7 @@ export class Limits {
             period: periodLabel(subject.budget.period, nowMs),
             limitNano: subject.budget.mode === 'hard' ? toNano(subject.budget.usd) : undefined,
             amountNano: subject.budget.mode === 'hard' ? toNano(request.maxCostUsd) : 0,
-            expiresAtMs: nowMs + request.totalMs + RESERVATION_GRACE_MS,
+            expiresAtMs: nowMs + request.totalMs + Math.min(RESERVATION_GRACE_MAX_MS, request.totalMs),
             ttlMs: ttlFor(subject.budget.period, nowMs),
           },
         });
