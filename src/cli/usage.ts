@@ -4,8 +4,14 @@
  * the configured store directly.
  */
 import { parseArgs } from 'node:util';
-import type { UsageGroupBy, UsageRow } from '../state/types.ts';
+import type { Config } from '../config/schema.ts';
+import { Limits } from '../limits/admission.ts';
+import { type CommitmentStatus, commitmentStatus } from '../limits/commitments.ts';
+import { MemoryLimitStore } from '../limits/memory.ts';
+import { RedisLimitStore } from '../limits/redis.ts';
+import type { Store, UsageGroupBy, UsageRow } from '../state/types.ts';
 import { USAGE_GROUPS, usageToCsv } from '../state/usage.ts';
+import { createLogger } from '../telemetry/log.ts';
 import {
   choiceFlag,
   FlagError,
@@ -19,13 +25,19 @@ import {
 
 export const USAGE_HELP = `Usage: switchyard usage --config FILE [--group-by key|team|provider|model|deployment]
                         [--from ISO] [--to ISO] [--format table|csv|json]
+       switchyard usage --config FILE --commitments [--format table|json]
 
 Prints requests, input and output tokens and cost (USD) from the request log of the configured
 storage, one row per group, most expensive first. Requests that started in [--from, --to) count;
 the default is the current calendar month (UTC). --from and --to take a date (2026-03-01, UTC
 midnight) or a time with its zone (2026-03-01T09:00:00Z). --group-by defaults to key.
 Requests without a price are counted in the unpriced column, never as $0; records without a
-value for the grouping (no team, say) form the group "(none)".`;
+value for the grouping (no team, say) form the group "(none)".
+
+--commitments prints each provider commitment's burn-down instead, as GET /admin/commitments does:
+committed, used, remaining and the projected use at the end of the period at the rate so far.
+Spend is read from Redis when redis: is configured (what the running gateways count), else from
+the request log; provisioned throughput (tokens per minute) is only known to Redis.`;
 
 const FORMATS = ['table', 'csv', 'json'] as const;
 type Format = (typeof FORMATS)[number];
@@ -47,17 +59,63 @@ export function usageCommand(args: string[]): Promise<number> {
         from: { type: 'string' },
         to: { type: 'string' },
         format: { type: 'string' },
+        commitments: { type: 'boolean' },
       },
     });
     const configFile = requireFlag('config', values.config);
     const report = usageReport(values);
-    // Other reports over the same store (such as commitments) branch off here, before the usage query.
+    if (values.commitments) {
+      return withConfiguredStore(configFile, async (store, config) => {
+        const statuses = await readCommitments(store, config);
+        process.stdout.write(renderCommitments(statuses, report.format));
+        return 0;
+      });
+    }
     return withConfiguredStore(configFile, async (store) => {
       const rows = await store.usage(report.groupBy, report.fromMs, report.toMs);
       process.stdout.write(renderUsage(rows, report, store.kind));
       return 0;
     });
   });
+}
+
+/** The burn-down as the gateways see it: from Redis when configured, else seeded from the ledger. */
+async function readCommitments(store: Store, config: Config): Promise<CommitmentStatus[]> {
+  const limitStore = config.redis ? new RedisLimitStore(config.redis) : new MemoryLimitStore();
+  try {
+    if (limitStore instanceof RedisLimitStore) await limitStore.connect();
+    const limits = new Limits({
+      store: limitStore,
+      ledger: store,
+      log: createLogger(() => {}),
+      metrics: { budgetAlert() {}, sharedStateError() {}, rateLimited() {} },
+      webhook: undefined,
+      commitments: new Map(),
+    });
+    return await commitmentStatus(config, limits);
+  } finally {
+    await limitStore.close();
+  }
+}
+
+function renderCommitments(statuses: CommitmentStatus[], format: Format): string {
+  if (format === 'json') return `${JSON.stringify({ data: statuses }, null, 2)}\n`;
+  if (statuses.length === 0) return 'no provider declares a commitment\n';
+  const money = (s: CommitmentStatus, n: number) =>
+    s.unit === 'usd' ? `$${n.toFixed(2)}` : String(Math.round(n));
+  return `${formatTable(
+    ['PROVIDER', 'KIND', 'PERIOD', 'COMMITTED', 'USED', 'REMAINING', 'PROJECTED'],
+    statuses.map((s) => [
+      s.provider,
+      s.kind,
+      s.period,
+      money(s, s.committed),
+      money(s, s.used),
+      money(s, s.remaining),
+      money(s, s.projected),
+    ]),
+    [false, false, false, true, true, true, true],
+  )}\n`;
 }
 
 function usageReport(values: {
