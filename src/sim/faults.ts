@@ -14,6 +14,11 @@ const common = {
   times: z.union([z.number().int().positive(), z.literal('always')]).optional(),
   /** Only requests for this model id / deployment name consume the fault. */
   match: matchSchema.optional(),
+  /**
+   * Chance (0 to 1) that a matching request is hit; one it spares goes on to the next fault.
+   * Absent: every matching request is hit. `times` counts only the requests hit.
+   */
+  probability: z.number().min(0).max(1).optional(),
 };
 
 export const simFaultSchema = z.discriminatedUnion('kind', [
@@ -90,6 +95,12 @@ interface Entry {
 
 export class FaultQueue {
   #entries: Entry[] = [];
+  readonly #random: () => number;
+
+  /** `random`: [0, 1), decides faults with a `probability`; injectable so a test can replay a run. */
+  constructor(random: () => number = Math.random) {
+    this.#random = random;
+  }
 
   add(faults: SimFault[]): void {
     for (const fault of faults) this.#entries.push({ fault, remaining: fault.times ?? 1 });
@@ -110,7 +121,9 @@ export class FaultQueue {
   take(model: string | undefined): SimFault | undefined {
     if (this.#entries.length === 0) return undefined;
     const index = this.#entries.findIndex(
-      (e) => e.fault.match?.model === undefined || e.fault.match.model === model,
+      (e) =>
+        (e.fault.match?.model === undefined || e.fault.match.model === model) &&
+        (e.fault.probability === undefined || this.#random() < e.fault.probability),
     );
     if (index === -1) return undefined;
     const entry = this.#entries[index]!;

@@ -53,6 +53,8 @@ export interface SimCloudOptions {
   tokensPerSecond?: number;
   /** Count traffic per rolling minute, send remaining-capacity headers, answer 429 when spent. */
   rateLimit?: RateLimitKnob;
+  /** [0, 1): decides faults that have a `probability` (default Math.random; seed one to replay a run). */
+  random?: () => number;
   /** azure-openai only: enables `POST /{tenantId}/oauth2/v2.0/token` and Bearer tokens it issues. */
   entra?: EntraConfig;
   /** azure-openai: the `x-ms-region` header (default "eastus"); bedrock: the SigV4 region; vertex: the location. */
@@ -131,7 +133,7 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
   };
   if (options.rateLimit) setRateLimit(knobs, rateLimitSchema.parse(options.rateLimit));
   const host = options.host ?? '127.0.0.1';
-  const sim = await startServer(host, options.port ?? 0, knobs, handlerFor(options, label));
+  const sim = await startServer(host, options.port ?? 0, knobs, handlerFor(options, label), options.random);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     kind: options.kind,

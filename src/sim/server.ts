@@ -184,8 +184,9 @@ export async function startServer(
   port: number,
   knobs: SimKnobs,
   handler: ProtocolHandler,
+  random: () => number = Math.random,
 ): Promise<SimServer> {
-  const faults = new FaultQueue();
+  const faults = new FaultQueue(random);
   let recorded: RecordedRequest[] = [];
   const closing = new AbortController();
   const rateWindow = new RateWindow(() => knobs.rateLimit);
