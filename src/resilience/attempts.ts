@@ -98,7 +98,11 @@ export async function runAttempts<T>(
   attempt: (deployment: Deployment, io: AttemptIO) => Promise<T>,
 ): Promise<AttemptResult<T>> {
   const { settings } = ctx;
-  const records: AttemptRecord[] = ctx.plan.skipped.map(skipRecord);
+  // Skips the strategy ranked ahead of the first attempt explain a spillover: they read first.
+  // The others (dearer, slower, a later priority) were not needed: they read last.
+  const records: AttemptRecord[] = ctx.plan.skipped.filter((s) => !s.behind).map(skipRecord);
+  const unneeded = ctx.plan.skipped.filter((s) => s.behind).map(skipRecord);
+  const explained = () => records.concat(unneeded);
   const skipped: SkippedDeployment[] = [...ctx.plan.skipped];
   const queue = ctx.plan.attempts.slice();
   const running = new Set<Running<T>>();
@@ -295,7 +299,14 @@ export async function runAttempts<T>(
     running.delete(r);
     const latencyMs = ctx.now() - r.startedAtMs;
     if (next.ok) {
-      ctx.states.succeeded(r.deployment.key, latencyMs, ctx.stream, settings.circuitBreaker, ctx.now());
+      ctx.states.succeeded(
+        r.deployment.key,
+        latencyMs,
+        ctx.stream,
+        settings.circuitBreaker,
+        ctx.now(),
+        r.probe,
+      );
       const record = recordOf(r, 'ok', latencyMs, { status: 200, reason: r.planned.reason });
       abandonOthers(`hedge: lost to ${r.deployment.provider.id}/${r.deployment.model}`);
       records.push(record);
@@ -303,7 +314,7 @@ export async function runAttempts<T>(
         ok: true,
         value: next.value,
         served: servedHandle(ctx, r, record, finishAttempt),
-        attempts: records,
+        attempts: explained(),
       };
     }
     // Whatever happened, this attempt's upstream request must not outlive it.
@@ -342,7 +353,7 @@ export async function runAttempts<T>(
             cause: error,
           },
         ),
-        attempts: records,
+        attempts: explained(),
         lastDeployment: r.deployment,
       };
     } else {
@@ -355,6 +366,7 @@ export async function runAttempts<T>(
           settings.circuitBreaker,
           ctx.now(),
           failure.retryAfterMs,
+          r.probe,
         );
       }
       if (failure.kind === 'auth') {
@@ -379,7 +391,7 @@ export async function runAttempts<T>(
           ctx.abortCause() === 'shutting_down'
             ? new GatewayError('shutting_down', 'the gateway is shutting down; retry the request')
             : clientFacing(failure, r.deployment);
-        return { ok: false, error: err, attempts: records, lastDeployment: r.deployment };
+        return { ok: false, error: err, attempts: explained(), lastDeployment: r.deployment };
       }
     }
     if (running.size === 0 && !startNext(false) && ctx.abortCause() === undefined) await retryAfterThrottle();
@@ -389,13 +401,13 @@ export async function runAttempts<T>(
     error: exhausted({
       modelName: ctx.modelName,
       skipped,
-      records,
+      records: explained(),
       failed,
       unsupported,
       abortCause: ctx.abortCause(),
       now: ctx.now(),
     }),
-    attempts: records,
+    attempts: explained(),
     lastDeployment,
   };
 }
@@ -434,6 +446,8 @@ function servedHandle<T>(
         ctx.settings.circuitBreaker,
         ctx.now(),
         failure.retryAfterMs,
+        // Its first output already gave the probe's verdict: a later failure is one more outcome.
+        false,
       );
     },
     end: (tokens) => {

@@ -122,24 +122,42 @@ export class DeploymentStates {
     this.record(key).tokens.adjust(actualTokens - ticket.estimatedTokens, ticket.atMs, nowMs);
   }
 
-  /** The attempt produced its first output: the deployment is healthy. */
-  succeeded(key: string, latencyMs: number, stream: boolean, breaker: BreakerSettings, nowMs: number): void {
+  /**
+   * The attempt produced its first output: the deployment is healthy. `probe` is what admit()
+   * answered for it (absent: whether a probe is out now). While the circuit is open only the probe
+   * may close it: an attempt admitted before the circuit opened says nothing about the health
+   * seen since, and its late success must not let the traffic back in.
+   */
+  succeeded(
+    key: string,
+    latencyMs: number,
+    stream: boolean,
+    breaker: BreakerSettings,
+    nowMs: number,
+    probe = this.record(key).probing,
+  ): void {
     const r = this.record(key);
+    if (stream) r.ttftEwmaMs = ewma(r.ttftEwmaMs, latencyMs);
+    else r.latencyEwmaMs = ewma(r.latencyEwmaMs, latencyMs);
+    if (r.openedAtMs !== undefined && !probe) return;
     r.consecutiveFailures = 0;
     r.openedAtMs = undefined;
     r.probing = false;
     r.outcomes.add(false, breaker.windowMs, nowMs);
-    if (stream) r.ttftEwmaMs = ewma(r.ttftEwmaMs, latencyMs);
-    else r.latencyEwmaMs = ewma(r.latencyEwmaMs, latencyMs);
   }
 
-  /** The attempt failed, before or after its first output. Only the cloud's own failures come here. */
+  /**
+   * The attempt failed, before or after its first output. Only the cloud's own failures come here.
+   * `probe` is what admit() answered for it (absent: whether a probe is out now): a failed probe
+   * re-opens the circuit for a fresh cooldown.
+   */
   failed(
     key: string,
     kind: FailureKind,
     breaker: BreakerSettings,
     nowMs: number,
     retryAfterMs?: number,
+    probe = this.record(key).probing,
   ): void {
     const r = this.record(key);
     if (kind === 'throttled') {
@@ -152,9 +170,8 @@ export class DeploymentStates {
     const { total, failures } = r.outcomes.counts(breaker.windowMs, nowMs);
     const rateTripped =
       total >= breaker.minimumRequests && failures * 100 >= breaker.failureRatePercent * total;
-    // Any failure while a probe is out re-opens the circuit for a fresh cooldown.
-    if (r.probing || r.consecutiveFailures >= breaker.failureThreshold || rateTripped) {
-      if (r.openedAtMs === undefined || r.probing) r.outcomes.clear();
+    if (probe || r.consecutiveFailures >= breaker.failureThreshold || rateTripped) {
+      if (r.openedAtMs === undefined || probe) r.outcomes.clear();
       r.openedAtMs = nowMs;
     }
   }

@@ -47,6 +47,8 @@ export interface PlanOutput extends Plan {
   rotation: Map<string, number>;
 }
 
+type Candidate = { deployment: Deployment; view: DeploymentView };
+
 /** Share of least-latency plans that try a random other deployment first, so a recovered or new one gets noticed. */
 export const EXPLORATION_RATE = 0.05;
 
@@ -58,16 +60,50 @@ export const EXPLORATION_RATE = 0.05;
  */
 export function planAttempts(input: PlanInput): PlanOutput {
   const skipped: SkippedDeployment[] = [];
-  const eligible: Array<{ deployment: Deployment; view: DeploymentView }> = [];
+  const eligible: Candidate[] = [];
+  const views = new Map<Deployment, DeploymentView>();
   for (const deployment of input.deployments) {
     const view = input.view(deployment);
+    views.set(deployment, view);
     const skip = ineligibility(deployment, view, input);
     if (skip) skipped.push(skip);
     else eligible.push({ deployment, view });
   }
   const rotation = new Map(input.rotation);
   const ordered = order(input, eligible, rotation);
+  const first = eligible.find((c) => c.deployment === ordered[0]?.deployment);
+  if (first) {
+    for (const s of skipped) {
+      const candidate = { deployment: s.deployment, view: views.get(s.deployment)! };
+      if (rankedBehind(input, candidate, first)) s.behind = true;
+    }
+  }
   return { attempts: ordered, skipped, rotation };
+}
+
+/** Whether the strategy puts a skipped deployment after the chosen one by its own measure. */
+function rankedBehind(input: PlanInput, skipped: Candidate, chosen: Candidate): boolean {
+  switch (input.model.strategy) {
+    case 'weighted':
+      return false;
+    case 'least-latency': {
+      const [a, b] = [latencyOf(input, skipped), latencyOf(input, chosen)];
+      return a !== undefined && b !== undefined && a > b;
+    }
+    case 'lowest-cost':
+      return costOf(input, skipped) > costOf(input, chosen);
+    case 'least-busy': {
+      const capacity = busyCapacity([skipped, chosen]);
+      return load(skipped, capacity) > load(chosen, capacity);
+    }
+    case 'commitment-first': {
+      const committed = (c: Candidate) => input.commitment(c.deployment)?.available === true;
+      if (committed(chosen) !== committed(skipped)) return committed(chosen);
+      return skipped.deployment.priority > chosen.deployment.priority;
+    }
+    default:
+      return skipped.deployment.priority > chosen.deployment.priority;
+  }
 }
 
 function ineligibility(d: Deployment, view: DeploymentView, input: PlanInput): SkippedDeployment | undefined {
@@ -108,8 +144,6 @@ function ineligibility(d: Deployment, view: DeploymentView, input: PlanInput): S
   }
   return undefined;
 }
-
-type Candidate = { deployment: Deployment; view: DeploymentView };
 
 function order(input: PlanInput, eligible: Candidate[], rotation: Map<string, number>): PlannedAttempt[] {
   if (eligible.length === 0) return [];
@@ -162,11 +196,15 @@ function weighted(eligible: Candidate[], rotation: Map<string, number>): Planned
   }));
 }
 
+/** Time to first token for streams, whole latency otherwise, each falling back on the other. */
+function latencyOf(input: PlanInput, c: Candidate): number | undefined {
+  return input.request.stream
+    ? (c.view.ttftEwmaMs ?? c.view.latencyEwmaMs)
+    : (c.view.latencyEwmaMs ?? c.view.ttftEwmaMs);
+}
+
 function leastLatency(input: PlanInput, eligible: Candidate[]): PlannedAttempt[] {
-  const latency = (c: Candidate) =>
-    input.request.stream
-      ? (c.view.ttftEwmaMs ?? c.view.latencyEwmaMs)
-      : (c.view.latencyEwmaMs ?? c.view.ttftEwmaMs);
+  const latency = (c: Candidate) => latencyOf(input, c);
   // Unmeasured deployments go first: that is how a new or recovered deployment gets its first samples.
   const sorted = [...eligible].sort(
     (a, b) => (latency(a) ?? -1) - (latency(b) ?? -1) || a.deployment.priority - b.deployment.priority,
@@ -191,6 +229,11 @@ function leastLatency(input: PlanInput, eligible: Candidate[]): PlannedAttempt[]
   }));
 }
 
+/** The request's price at a deployment; unpriced is infinitely dear (the policy wants a known price). */
+function costOf(input: PlanInput, c: Candidate): number {
+  return input.requestCost(c.deployment) ?? Number.POSITIVE_INFINITY;
+}
+
 function lowestCost(input: PlanInput, eligible: Candidate[]): PlannedAttempt[] {
   const costs = new Map(eligible.map((c) => [c.deployment.key, input.requestCost(c.deployment)]));
   const cost = (c: Candidate) => costs.get(c.deployment.key);
@@ -210,13 +253,21 @@ function lowestCost(input: PlanInput, eligible: Candidate[]): PlannedAttempt[] {
   }));
 }
 
+/** A deployment's capacity among `group`: its rpm where every one has one, else its weight. */
+function busyCapacity(group: Candidate[]): (d: Deployment) => number {
+  const byRpm = group.every((c) => c.deployment.rpm !== undefined);
+  return (d) => (byRpm ? (d.rpm ?? 1) : d.weight) || 1;
+}
+
+function load(c: Candidate, capacity: (d: Deployment) => number): number {
+  return c.view.inFlight / capacity(c.deployment);
+}
+
 /** Fewest in-flight requests relative to capacity (rpm where every deployment has one, else weight). */
 function leastBusy(eligible: Candidate[]): PlannedAttempt[] {
-  const byRpm = eligible.every((c) => c.deployment.rpm !== undefined);
-  const capacity = (d: Deployment) => (byRpm ? (d.rpm ?? 1) : d.weight) || 1;
-  const load = (c: Candidate) => c.view.inFlight / capacity(c.deployment);
+  const capacity = busyCapacity(eligible);
   const sorted = [...eligible].sort(
-    (a, b) => load(a) - load(b) || a.deployment.priority - b.deployment.priority,
+    (a, b) => load(a, capacity) - load(b, capacity) || a.deployment.priority - b.deployment.priority,
   );
   return sorted.map((c, i) => ({
     deployment: c.deployment,
@@ -278,6 +329,12 @@ function ms(value: number | undefined): string {
   return value === undefined ? 'unmeasured' : `${Math.round(value)}ms`;
 }
 
+/**
+ * `$0.0021`: four decimals, more when the price is smaller than that (an embedding of a few words
+ * costs millionths of a dollar), so two prices never both read `$0.0000`.
+ */
 function usd(value: number | undefined): string {
-  return value === undefined ? 'unpriced' : `$${value.toFixed(4)}`;
+  if (value === undefined) return 'unpriced';
+  const decimals = value > 0 && value < 0.0001 ? Math.min(12, 1 - Math.floor(Math.log10(value))) : 4;
+  return `$${value.toFixed(decimals)}`;
 }

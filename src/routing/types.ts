@@ -69,6 +69,11 @@ export interface SkippedDeployment {
   reason: string;
   /** When it may take requests again (epoch ms), where known. */
   untilMs?: number;
+  /**
+   * The strategy would have ranked it after the first attempt anyway (dearer, slower, busier, a
+   * later priority): serving elsewhere is no spillover, and its record goes after the attempts.
+   */
+  behind?: boolean;
 }
 
 export interface Plan {

@@ -26,9 +26,12 @@ export interface Cloud {
   sim: SimCloud;
 }
 
-export type CloudOptions = Omit<SimCloudOptions, 'kind' | 'label' | 'apiKeys' | 'models'>;
+/** `kind`: openai (default) or anthropic. */
+export type CloudOptions = Omit<SimCloudOptions, 'kind' | 'label' | 'apiKeys' | 'models'> & {
+  kind?: 'openai' | 'anthropic';
+};
 
-/** One simulated OpenAI per id, labelled with its id. */
+/** One simulated cloud per id (OpenAI unless its options say), labelled with its id. */
 export async function startClouds(
   ids: string[],
   options: Record<string, CloudOptions> = {},
@@ -48,6 +51,9 @@ export async function startClouds(
 }
 
 export function cloudProvider(cloud: Cloud): string {
+  if (cloud.sim.kind === 'anthropic') {
+    return `{ id: ${cloud.id}, type: anthropic, region: us, endpoint: ${cloud.sim.url}, apiKey: ${SIM_KEY} }`;
+  }
   return `{ id: ${cloud.id}, type: openai, region: us, endpoint: ${cloud.sim.url}/v1, apiKey: ${SIM_KEY} }`;
 }
 
@@ -251,7 +257,8 @@ export function servedBy(results: readonly ChatResult[]): Map<string, number> {
 
 /** Inference requests a sim received (its own recorded requests, bounded to the last 200). */
 export function inferenceRequests(cloud: Cloud): number {
-  return cloud.sim.requests().filter((r) => r.path === '/v1/chat/completions').length;
+  return cloud.sim.requests().filter((r) => r.path === '/v1/chat/completions' || r.path === '/v1/messages')
+    .length;
 }
 
 /** Runs `count` tasks with at most `concurrency` at once; answers their results in task order. */
