@@ -36,6 +36,13 @@ interface DeploymentRecord {
   tokens: MinuteWindow;
   /** The cloud's last word on its remaining capacity, and when it said it. */
   reported: (CapacitySignal & { atMs: number }) | undefined;
+  /**
+   * What the cloud said is left, less what was sent since (requests, estimated tokens), so a burst
+   * does not spend more than is left before the next answer says so. Undefined: nothing reported,
+   * or its reset time has passed.
+   */
+  leftRequests: number | undefined;
+  leftTokens: number | undefined;
 }
 
 /** What begin() hands out: settle the token estimate once the real usage is known. */
@@ -69,6 +76,8 @@ export class DeploymentStates {
         requests: new MinuteWindow(),
         tokens: new MinuteWindow(),
         reported: undefined,
+        leftRequests: undefined,
+        leftTokens: undefined,
       };
       this.records.set(key, r);
     }
@@ -109,11 +118,18 @@ export class DeploymentStates {
     return { probe: true };
   }
 
-  /** Counts a request and its estimated tokens against the deployment's minute window. */
+  /**
+   * Counts a request and its estimated tokens against the deployment's minute window, and against
+   * what the cloud last said is left: the request that takes the last of it makes the deployment
+   * full until the cloud's reset.
+   */
   charge(key: string, estimatedTokens: number, nowMs: number): CapacityTicket {
     const r = this.record(key);
     r.requests.add(1, nowMs);
     r.tokens.add(estimatedTokens, nowMs);
+    if (r.leftRequests !== undefined) r.leftRequests -= 1;
+    if (r.leftTokens !== undefined) r.leftTokens -= estimatedTokens;
+    throttleWhenSpent(r, nowMs);
     return { atMs: nowMs, estimatedTokens };
   }
 
@@ -184,18 +200,12 @@ export class DeploymentStates {
   observeCapacity(key: string, signal: CapacitySignal, nowMs: number): void {
     const r = this.record(key);
     r.reported = { ...signal, atMs: nowMs };
-    if (signal.remainingRequests !== undefined && signal.remainingRequests <= 0) {
-      r.throttledUntilMs = Math.max(
-        r.throttledUntilMs,
-        signal.requestsResetAtMs ?? nowMs + DEFAULT_THROTTLE_MS,
-      );
-    }
-    if (signal.remainingTokens !== undefined && signal.remainingTokens <= 0) {
-      r.throttledUntilMs = Math.max(
-        r.throttledUntilMs,
-        signal.tokensResetAtMs ?? nowMs + DEFAULT_THROTTLE_MS,
-      );
-    }
+    // The other attempts in flight may have reached the cloud after this one was counted: taking
+    // them off as well errs towards spilling over a little early rather than meeting a 429.
+    const others = Math.max(0, r.inFlight - 1);
+    r.leftRequests = signal.remainingRequests === undefined ? undefined : signal.remainingRequests - others;
+    r.leftTokens = signal.remainingTokens;
+    throttleWhenSpent(r, nowMs);
   }
 
   /** The attempt is over, whatever its outcome; `probe` is what admit() answered for it. */
@@ -208,6 +218,28 @@ export class DeploymentStates {
   /** What the cloud last said about its remaining capacity (for `/admin/deployments`). */
   reported(key: string): (CapacitySignal & { atMs: number }) | undefined {
     return this.records.get(key)?.reported;
+  }
+}
+
+/**
+ * A remaining count at or below zero keeps the deployment out of plans until the cloud's reset
+ * (or a short default when it names none); a count whose reset has passed is forgotten.
+ */
+function throttleWhenSpent(r: DeploymentRecord, nowMs: number): void {
+  const reported = r.reported;
+  if (!reported) return;
+  const spent = (left: number | undefined, resetAtMs: number | undefined): number | undefined => {
+    if (left === undefined || left > 0) return undefined;
+    return resetAtMs ?? nowMs + DEFAULT_THROTTLE_MS;
+  };
+  if (reported.requestsResetAtMs !== undefined && nowMs >= reported.requestsResetAtMs)
+    r.leftRequests = undefined;
+  if (reported.tokensResetAtMs !== undefined && nowMs >= reported.tokensResetAtMs) r.leftTokens = undefined;
+  for (const until of [
+    spent(r.leftRequests, reported.requestsResetAtMs),
+    spent(r.leftTokens, reported.tokensResetAtMs),
+  ]) {
+    if (until !== undefined) r.throttledUntilMs = Math.max(r.throttledUntilMs, until);
   }
 }
 

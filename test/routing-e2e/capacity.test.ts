@@ -179,3 +179,35 @@ describe("the cloud's remaining-capacity headers", () => {
       }
     });
 });
+
+describe('remaining capacity under concurrency', () => {
+  test('what the cloud said is left, minus what was sent since: a burst takes only the remaining requests', async () => {
+    const LIMIT = 5;
+    const clouds = await startClouds(['primary', 'secondary'], {
+      primary: { rateLimit: { requestsPerMinute: LIMIT } },
+    });
+    const rig = await startRig(
+      clouds,
+      gatewayYaml({ providers: clouds.map(cloudProvider), models: PRIORITY_MODEL('') }),
+    );
+    try {
+      // Two alone: the primary then says 3 are left.
+      for (let i = 0; i < 2; i++) assert.equal((await chat(rig.url, `alone ${i}`)).provider, 'primary');
+      assert.equal((await deploymentRow(rig.url, 'primary')).reported?.remainingRequests, LIMIT - 2);
+      // Five at once while the primary is slow: only the three it has room for go there.
+      clouds[0]!.sim.setKnobs({ latencyMs: 200 });
+      const burst = await Promise.all(Array.from({ length: 5 }, (_, i) => chat(rig.url, `burst ${i}`)));
+      for (const r of burst) assert.equal(r.status, 200, r.body);
+      assert.deepEqual(burst.map((r) => r.provider).sort(), [
+        'primary',
+        'primary',
+        'primary',
+        'secondary',
+        'secondary',
+      ]);
+      assert.equal(inferenceRequests(clouds[0]!), LIMIT, 'the primary never had to refuse one');
+    } finally {
+      await rig.close();
+    }
+  });
+});
