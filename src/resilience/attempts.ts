@@ -270,11 +270,14 @@ export async function runAttempts<T>(
   };
 
   /** Gives up every attempt still running (a hedge race was decided, or the request stops). */
-  const abandonOthers = (reason: string) => {
+  const abandonOthers = (reason: string, lostRace = false) => {
     for (const other of running) {
       running.delete(other);
       other.controller.abort();
       const latencyMs = ctx.now() - other.startedAtMs;
+      // A loser was silent at least this long: without it, a deployment that stalls and always
+      // loses would keep its old latency average and stay first in least-latency plans.
+      if (lostRace) ctx.states.slowerThan(other.deployment.key, latencyMs, ctx.stream);
       const record = recordOf(other, 'aborted', latencyMs, { reason });
       records.push(record);
       finishAttempt(other, record, 0);
@@ -308,7 +311,7 @@ export async function runAttempts<T>(
         r.probe,
       );
       const record = recordOf(r, 'ok', latencyMs, { status: 200, reason: r.planned.reason });
-      abandonOthers(`hedge: lost to ${r.deployment.provider.id}/${r.deployment.model}`);
+      abandonOthers(`hedge: lost to ${r.deployment.provider.id}/${r.deployment.model}`, true);
       records.push(record);
       return {
         ok: true,

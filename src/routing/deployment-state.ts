@@ -163,6 +163,18 @@ export class DeploymentStates {
   }
 
   /**
+   * An attempt lost a hedge race after `latencyMs` without output: its latency is at least that.
+   * Only a bound above the average moves it (a hedge that lost quickly says nothing).
+   */
+  slowerThan(key: string, latencyMs: number, stream: boolean): void {
+    const r = this.record(key);
+    const average = stream ? r.ttftEwmaMs : r.latencyEwmaMs;
+    if (average !== undefined && latencyMs <= average) return;
+    if (stream) r.ttftEwmaMs = ewma(average, latencyMs);
+    else r.latencyEwmaMs = ewma(average, latencyMs);
+  }
+
+  /**
    * The attempt failed, before or after its first output. Only the cloud's own failures come here.
    * `probe` is what admit() answered for it (absent: whether a probe is out now): a failed probe
    * re-opens the circuit for a fresh cooldown.
