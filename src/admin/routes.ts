@@ -10,7 +10,7 @@ import { commitmentStatus } from '../limits/commitments.ts';
 import { parseJsonBody, readBody } from '../server/body.ts';
 import type { Exchange } from '../server/exchange.ts';
 import { sendJson } from '../server/exchange.ts';
-import type { UsageGroupBy } from '../state/types.ts';
+import { StoreUnavailableError, type UsageGroupBy } from '../state/types.ts';
 import { USAGE_GROUPS, usageToCsv } from '../state/usage.ts';
 import { createKey, getKey, listKeys, patchKey, revokeKey } from './keys.ts';
 import { deploymentsView, teamsView } from './views.ts';
@@ -37,11 +37,22 @@ export function requireAdmin(rt: Runtime, ex: Exchange): void {
   }
 }
 
+/**
+ * Admin routes read and write the store: when it is unreachable the operator gets a 503 that says
+ * so and names the store (its message never holds credentials), not a bare 500.
+ */
 const admin =
   (handler: Handler): Handler =>
   async (rt, ex) => {
     requireAdmin(rt, ex);
-    await handler(rt, ex);
+    try {
+      await handler(rt, ex);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      throw new GatewayError('shared_state_unavailable', `the store is unavailable: ${err.message}`, {
+        retryAfterMs: 1000,
+      });
+    }
   };
 
 async function jsonBody(rt: Runtime, ex: Exchange): Promise<unknown> {

@@ -262,6 +262,12 @@ export class PostgresStore implements Store {
       throw this.unavailable(err);
     }
     let broken = false;
+    // A checked-out client has no pool listener: a connection that dies under it emits 'error'
+    // (besides failing the query in flight), and an 'error' nobody listens to ends the process.
+    const onConnectionError = () => {
+      broken = true;
+    };
+    client.on('error', onConnectionError);
     try {
       await client.query('BEGIN');
       const result = await run(client);
@@ -276,7 +282,8 @@ export class PostgresStore implements Store {
       }
       throw this.unavailable(err);
     } finally {
-      // A connection whose ROLLBACK failed is in an unknown state: destroy it rather than reuse it.
+      client.off('error', onConnectionError);
+      // A connection whose ROLLBACK failed, or that died, is in an unknown state: destroy it rather than reuse it.
       client.release(broken);
     }
   }

@@ -3,6 +3,9 @@
  * and a vLLM-style simulated upstream configuration that every test can extend.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { assertResponse, type RawResponse, send } from '../helpers/raw.ts';
 
 export const ADMIN_KEY = 'sy-admin-governance-0123456789';
@@ -127,4 +130,66 @@ export function metricValue(
     return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
+}
+
+/** The main `serve` module, run from the sources (dist/ may be older than this tree). */
+const MAIN = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')).href;
+
+export interface Spawned {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** The exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+export interface Served extends Spawned {
+  url: string;
+}
+
+/** `switchyard <args>` in a child process, from the sources, with extra environment variables. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { main } from '${MAIN}'; process.exitCode = await main(process.argv.slice(1));`,
+      ...args,
+    ],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    stdout += c;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** `switchyard serve --config FILE --port 0`, once it printed its address. */
+export async function spawnServe(configFile: string, env: Record<string, string> = {}): Promise<Served> {
+  const spawned = spawnCli(['serve', '--config', configFile, '--port', '0', '--host', '127.0.0.1'], env);
+  const url = await new Promise<string>((resolve, reject) => {
+    const done = (error?: Error, found?: string) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      if (found) resolve(found);
+      else reject(error);
+    };
+    const timer = setTimeout(() => {
+      spawned.child.kill('SIGKILL');
+      done(new Error(`serve did not start within 20 s: ${spawned.stderr()}`));
+    }, 20_000);
+    const poll = setInterval(() => {
+      const match = /listening on (http:\/\/\S+)/.exec(spawned.stdout());
+      if (match?.[1]) done(undefined, match[1]);
+    }, 20);
+    void spawned.exited.then((code) => done(new Error(`serve exited with ${code}: ${spawned.stderr()}`)));
+  });
+  return { ...spawned, url };
 }

@@ -7,17 +7,25 @@
  * secret configured: none may appear.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
 import { gatewayFromYaml } from '../helpers/raw.ts';
 import { POSTGRES } from '../helpers/services.ts';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../state/pg-harness.ts';
-import { ADMIN_KEY, admin, call, chat, createKey, expectStatus, type JsonResponse } from './harness.ts';
+import {
+  ADMIN_KEY,
+  admin,
+  call,
+  chat,
+  createKey,
+  expectStatus,
+  type JsonResponse,
+  type Served,
+  spawnServe,
+} from './harness.ts';
 
 /** Provider credentials the clouds accept, and wrong ones configured on purpose. */
 const PROVIDER_SECRETS = {
@@ -271,59 +279,6 @@ function assertResponsesClean(traffic: Traffic): void {
   assert.match(String(badCredentials?.body), /auth: credentials rejected by the cloud/);
 }
 
-/** The main `serve` module, run from the sources (dist/ may be older than this tree). */
-const MAIN = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')).href;
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-async function spawnServe(configFile: string): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `import { main } from '${MAIN}'; process.exitCode = await main(process.argv.slice(1));`,
-      'serve',
-      '--config',
-      configFile,
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-    ],
-    { env: { ...process.env, ...ENV }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-    const check = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        child.stdout?.off('data', check);
-        resolve(match[1]);
-      }
-    };
-    child.stdout?.on('data', check);
-    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  return { child, url, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
 function rawFiles(path: string): string {
   return [path, `${path}-wal`, `${path}-shm`]
     .filter(existsSync)
@@ -348,7 +303,7 @@ describe('SQLite and a spawned serve', () => {
   it('no secret in the SQLite file and WAL, stderr, stdout, /metrics, admin answers or any error body', async () => {
     const configFile = join(dir, 'switchyard.yaml');
     writeFileSync(configFile, configYaml(sims, 'sqlite:./data/switchyard.db'));
-    served = await spawnServe(configFile);
+    served = await spawnServe(configFile, ENV);
     const traffic = await driveTraffic(served.url);
     assertResponsesClean(traffic);
     const secrets = secretsOf(traffic);
