@@ -5,6 +5,7 @@ import { hashKey, Identity } from '../identity/keys.ts';
 import { Limits } from '../limits/admission.ts';
 import { WebhookSender } from '../limits/alerts.ts';
 import { MemoryLimitStore } from '../limits/memory.ts';
+import { SharedDeploymentUsage } from '../limits/shared-usage.ts';
 import type { LimitStore } from '../limits/types.ts';
 import { createProvider } from '../providers/registry.ts';
 import { createImageLoader } from '../providers/shared/images.ts';
@@ -117,7 +118,7 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
   const identity = new Identity(config.keys, config.teams, store);
   identity.start();
   const transport = new Transport();
-  const states = new DeploymentStates();
+  const limitStore = options.limitStore ?? new MemoryLimitStore();
   const inFlight = options.inFlight ?? (() => 0);
   const requestLog = new RequestLogWriter(store, {
     queueSize: config.logging.queueSize,
@@ -137,8 +138,24 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
     deployments: () => deploymentGauges(models, states),
     requestLog: () => requestLog.stats,
   });
+  // Deployment rpm/tpm are counted across replicas only when the limit store is shared (Redis).
+  const shared =
+    limitStore.kind === 'redis'
+      ? new SharedDeploymentUsage(
+          limitStore,
+          [
+            ...new Set(
+              [...models.values()].flatMap((m) =>
+                m.model.deployments.filter((d) => d.rpm || d.tpm).map((d) => d.key),
+              ),
+            ),
+          ],
+          (operation) => metrics.sharedStateError(operation),
+        )
+      : undefined;
+  shared?.start();
+  const states = new DeploymentStates(shared);
   const tracing = createTracing(config.telemetry);
-  const limitStore = options.limitStore ?? new MemoryLimitStore();
   const webhook =
     config.alerts.webhook === undefined ? undefined : new WebhookSender(config.alerts.webhook, log);
   const limits = new Limits({
@@ -175,6 +192,7 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
     stop: () => stopping.abort(),
     close: async () => {
       identity.stop();
+      shared?.stop();
       retention?.stop();
       await requestLog.close();
       await Promise.all([transport.close(), tracing.shutdown(), webhook?.idle()]);

@@ -45,6 +45,18 @@ interface DeploymentRecord {
   leftTokens: number | undefined;
 }
 
+/**
+ * Deployment usage shared with other replicas (Redis). `read` answers what every replica sent to a
+ * deployment in the last minute as far as it knows, or undefined when it does not know (then this
+ * replica's own windows decide: capacity fails open). `charge` and `settle` mirror this replica's
+ * own charges there.
+ */
+export interface SharedUsage {
+  read(key: string, nowMs: number): { rpmUsed: number; tpmUsed: number; freesAtMs: number } | undefined;
+  charge(key: string, tokens: number, nowMs: number): void;
+  settle(key: string, atMs: number, deltaTokens: number, nowMs: number): void;
+}
+
 /** What begin() hands out: settle the token estimate once the real usage is known. */
 export interface CapacityTicket {
   /** Second bucket the estimate went into, so the correction lands in the same place. */
@@ -60,6 +72,11 @@ export interface CapacityTicket {
  */
 export class DeploymentStates {
   private readonly records = new Map<string, DeploymentRecord>();
+  private readonly shared: SharedUsage | undefined;
+
+  constructor(shared?: SharedUsage) {
+    this.shared = shared;
+  }
 
   private record(key: string): DeploymentRecord {
     let r = this.records.get(key);
@@ -91,6 +108,7 @@ export class DeploymentStates {
 
   view(key: string, breaker: BreakerSettings, nowMs: number): DeploymentView {
     const r = this.record(key);
+    const shared = this.shared?.read(key, nowMs);
     return {
       circuit: this.#circuit(r, breaker, nowMs),
       circuitRetryAtMs: r.openedAtMs === undefined ? undefined : r.openedAtMs + breaker.cooldownMs,
@@ -98,9 +116,9 @@ export class DeploymentStates {
       inFlight: r.inFlight,
       ttftEwmaMs: r.ttftEwmaMs,
       latencyEwmaMs: r.latencyEwmaMs,
-      rpmUsed: r.requests.sum(nowMs),
-      tpmUsed: r.tokens.sum(nowMs),
-      windowFreesAtMs: Math.min(r.requests.freesAtMs(nowMs), r.tokens.freesAtMs(nowMs)),
+      rpmUsed: shared?.rpmUsed ?? r.requests.sum(nowMs),
+      tpmUsed: shared?.tpmUsed ?? r.tokens.sum(nowMs),
+      windowFreesAtMs: shared?.freesAtMs ?? Math.min(r.requests.freesAtMs(nowMs), r.tokens.freesAtMs(nowMs)),
     };
   }
 
@@ -127,6 +145,7 @@ export class DeploymentStates {
     const r = this.record(key);
     r.requests.add(1, nowMs);
     r.tokens.add(estimatedTokens, nowMs);
+    this.shared?.charge(key, estimatedTokens, nowMs);
     if (r.leftRequests !== undefined) r.leftRequests -= 1;
     if (r.leftTokens !== undefined) r.leftTokens -= estimatedTokens;
     throttleWhenSpent(r, nowMs);
@@ -136,6 +155,7 @@ export class DeploymentStates {
   /** Replaces a ticket's estimate with the real token count. */
   settle(key: string, ticket: CapacityTicket, actualTokens: number, nowMs: number): void {
     this.record(key).tokens.adjust(actualTokens - ticket.estimatedTokens, ticket.atMs, nowMs);
+    this.shared?.settle(key, ticket.atMs, actualTokens - ticket.estimatedTokens, nowMs);
   }
 
   /**

@@ -31,6 +31,7 @@ const KEYS = {
   rpm: `sk-cluster-rpm-${RUN}`,
   budget: `sk-cluster-budget-${RUN}`,
   survivor: `sk-cluster-survivor-${RUN}`,
+  free: `sk-cluster-free-${RUN}`,
 };
 
 interface Replica {
@@ -133,10 +134,19 @@ adminKey: ${ADMIN}
 logging: { flushMs: 100 }
 routing: { timeouts: { totalMs: 3000, firstByteMs: 2000 } }
 server: { shutdownGraceMs: 500 }
-providers: [{ id: up, type: openai-compatible, region: on-prem, endpoint: ${up.url}/v1 }]
-models: [{ name: m, deployments: [{ provider: up, model: m, price: { input: 100, output: 100 } }] }]
+providers:
+  - { id: up, type: openai-compatible, region: on-prem, endpoint: ${up.url}/v1 }
+  - { id: ptu-${RUN}, type: openai-compatible, region: on-prem, endpoint: ${up.url}/v1 }
+  - { id: payg-${RUN}, type: openai-compatible, region: on-prem, endpoint: ${up.url}/v1 }
+models:
+  - { name: m, deployments: [{ provider: up, model: m, price: { input: 100, output: 100 } }] }
+  - name: capped
+    deployments:
+      - { provider: ptu-${RUN}, model: m, priority: 1, rpm: 6 }
+      - { provider: payg-${RUN}, model: m, priority: 2 }
 keys:
   - { name: rpm-${RUN}, key: ${KEYS.rpm}, rpm: 30 }
+  - { name: free-${RUN}, key: ${KEYS.free} }
   - { name: budget-${RUN}, key: ${KEYS.budget}, budget: { usd: 0.05, period: month, mode: hard } }
   - { name: survivor-${RUN}, key: ${KEYS.survivor}, budget: { usd: 0.035, period: month, mode: hard } }
 `,
@@ -166,6 +176,27 @@ keys:
     }
     assert.equal(statuses.filter((s) => s === 200).length, 30);
     assert.equal(statuses.filter((s) => s === 429).length, 10);
+  });
+
+  test("a deployment's rpm is counted across the replicas: the 7th request of a minute spills over, whichever replica takes it", async () => {
+    const providers: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = assertResponse(
+        await send(
+          proxy.url,
+          '/v1/chat/completions',
+          JSON.stringify({ model: 'capped', messages: [{ role: 'user', content: 'hi' }] }),
+          {
+            authorization: `Bearer ${KEYS.free}`,
+          },
+        ),
+      );
+      assert.equal(r.status, 200, r.body);
+      providers.push(String(r.headers['x-switchyard-provider']));
+      // Replicas refresh the shared counts every 250 ms.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    assert.deepEqual(providers, [...Array(6).fill(`ptu-${RUN}`), ...Array(4).fill(`payg-${RUN}`)]);
   });
 
   test('a hard budget under 50 concurrent requests spread over the replicas: spend never exceeds it', async () => {
