@@ -15,6 +15,16 @@ export interface Policy {
 
 export interface TeamPolicy extends Policy {
   name: string;
+  /**
+   * A stored key names a team the configuration no longer has (renamed or removed). Its rules
+   * are unknown, so the key may use nothing until the team is back or the key moves (fail closed).
+   */
+  unconfigured?: true;
+}
+
+/** Allows no model and no deployment: what an unknown team's rules are taken to be. */
+function unconfiguredTeam(name: string): TeamPolicy {
+  return { name, models: new Set(), boundary: { providers: [] }, unconfigured: true };
 }
 
 /** Who is calling: the key, its policy, and its team's. A request must satisfy both. */
@@ -198,7 +208,7 @@ export class Identity {
         ...(record.budget === null ? {} : { budget: record.budget }),
         ...(record.boundary === null ? {} : { boundary: record.boundary }),
       },
-      team: record.team === null ? undefined : this.teams.get(record.team),
+      team: record.team === null ? undefined : (this.teams.get(record.team) ?? unconfiguredTeam(record.team)),
     };
   }
 }
@@ -219,6 +229,9 @@ export function modelRefusal(principal: Principal, model: string): string | unde
     return `key "${principal.keyName}" is not allowed to use model "${model}" (keys[].models)`;
   }
   const team = principal.team;
+  if (team?.unconfigured) {
+    return `team "${team.name}" of key "${principal.keyName}" is not configured (teams[]): add it back or move the key to another team`;
+  }
   if (team?.models && !team.models.has(model)) {
     return `team "${team.name}" is not allowed to use model "${model}" (teams[].models)`;
   }

@@ -5,6 +5,9 @@
  * requests served.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
 import { gatewayFromYaml } from '../helpers/raw.ts';
@@ -172,5 +175,48 @@ describe('GET /admin/teams', () => {
     assert.ok(Math.abs(ops.spend.usd - costOf('ops')) < 1e-12);
     // Refused requests cost nothing but are recorded under the team.
     assert.ok(records.some((r) => r.team === 'research' && r.status === 403 && r.costUsd === null));
+  });
+});
+
+describe('a key whose team is no longer configured', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'switchyard-teams-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("is refused (fail closed): the team's rules cannot be checked, so they are not skipped", async () => {
+    const storage = `sqlite:${join(dir, 'teams.db')}`;
+    const config = (teams: string) => `
+storage: ${storage}
+adminKey: ${ADMIN_KEY}
+providers:
+  - { id: onprem, type: openai-compatible, region: on-prem, endpoint: ${sim.url}/v1 }
+models:
+  - { name: llama, deployments: [{ provider: onprem, model: llama-3.1-8b }] }
+teams:
+${teams}
+`;
+    const first = await gatewayFromYaml(config('  - { name: eu-only, boundary: { regions: ["europe-*"] } }'));
+    let key: string;
+    try {
+      key = (await createKey(first.url, { name: 'eu-member', team: 'eu-only' })).key;
+      expectStatus(await chat(first.url, key, 'llama'), 403);
+    } finally {
+      await first.gateway.shutdown(0);
+    }
+    // The operator renames the team in the file; the stored key still names the old one.
+    const second = await gatewayFromYaml(config('  - { name: eu, boundary: { regions: ["europe-*"] } }'));
+    try {
+      const refused = expectStatus(await chat(second.url, key, 'llama'), 403);
+      assert.match(
+        errorOf(refused).message,
+        /team "eu-only" of key "eu-member" is not configured \(teams\[\]\)/,
+      );
+      const models = expectStatus(await call(second.url, 'GET', '/v1/models', { key }), 200);
+      assert.deepEqual((models.json as { data: unknown[] }).data, []);
+    } finally {
+      await second.gateway.shutdown(0);
+    }
   });
 });
