@@ -115,7 +115,8 @@ export class MemoryStore implements Store {
     const rows = new Map<string, UsageRow>();
     for (const r of this.requests) {
       if (r.startedAtMs < fromMs || r.startedAtMs >= toMs) continue;
-      const group = GROUP_FIELD[groupBy](r) ?? NO_GROUP;
+      // Empty counts as none, as in the SQL stores (NULLIF).
+      const group = GROUP_FIELD[groupBy](r) || NO_GROUP;
       let row = rows.get(group);
       if (!row) {
         row = { group, requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, unpricedRequests: 0 };

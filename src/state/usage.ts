@@ -42,7 +42,8 @@ export function sortUsageRows(rows: UsageRow[]): UsageRow[] {
  * syntax. Sums come back as numbers or numeric strings depending on the driver: `usageRow` reads both.
  */
 export function usageSql(groupColumn: string, placeholder: (n: number) => string = () => '?'): string {
-  return `SELECT COALESCE(${groupColumn}, '${NO_GROUP}') AS grp,
+  // An empty value (the model of a request refused before its body was read) is no value either.
+  return `SELECT COALESCE(NULLIF(${groupColumn}, ''), '${NO_GROUP}') AS grp,
       COUNT(*) AS requests,
       COALESCE(SUM(input_tokens), 0) AS input_tokens,
       COALESCE(SUM(output_tokens), 0) AS output_tokens,

@@ -13,7 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
 import { openStore } from '../../src/state/open.ts';
 import { gatewayFromYaml } from '../helpers/raw.ts';
+import { POSTGRES } from '../helpers/services.ts';
 import { makeRecord } from '../state/fixtures.ts';
+import { createThrowawayDatabase } from '../state/pg-harness.ts';
 import {
   ADMIN_KEY,
   admin,
@@ -246,126 +248,155 @@ interface UsageRowView {
   unpricedRequests: number;
 }
 
-describe('GET /admin/usage', () => {
-  let gw: Awaited<ReturnType<typeof gatewayFromYaml>>;
-  let made: RequestView[];
-  before(async () => {
-    gw = await gatewayFromYaml(yaml(`sqlite:${join(dir, 'usage.db')}`, '{ bodies: false }'));
-    const api = await createKey(gw.url, { name: 'carol', team: 'research' });
-    for (const [key, model] of [
-      [KEYS.alice, 'gpt-5'],
-      [KEYS.alice, 'priced-llama'],
-      [KEYS.alice, 'llama'],
-      [KEYS.bob, 'gpt-5'],
-      [KEYS.bob, 'priced-llama'],
-      [api.key, 'priced-llama'],
-      [api.key, 'llama'],
-    ] as const) {
-      expectStatus(await chat(gw.url, key, model), 200);
+/** The usage report on each store (each one's own grouping code). */
+const USAGE_STORES: Array<
+  [
+    label: string,
+    options: { skip?: string },
+    open: () => Promise<{ storage: string; close(): Promise<void> }>,
+  ]
+> = [
+  ['SQLite', {}, async () => ({ storage: `sqlite:${join(dir, 'usage.db')}`, close: async () => {} })],
+  ['memory', {}, async () => ({ storage: 'memory', close: async () => {} })],
+  [
+    'PostgreSQL',
+    POSTGRES,
+    async () => {
+      const db = await createThrowawayDatabase();
+      return { storage: db.url, close: () => db.drop() };
+    },
+  ],
+];
+
+for (const [label, options, open] of USAGE_STORES)
+  describe(`GET /admin/usage on ${label}`, options, () => {
+    let gw: Awaited<ReturnType<typeof gatewayFromYaml>>;
+    let made: RequestView[];
+    let store: { storage: string; close(): Promise<void> };
+    before(async () => {
+      store = await open();
+      gw = await gatewayFromYaml(yaml(store.storage, '{ bodies: false }'));
+      const api = await createKey(gw.url, { name: 'carol', team: 'research' });
+      for (const [key, model] of [
+        [KEYS.alice, 'gpt-5'],
+        [KEYS.alice, 'priced-llama'],
+        [KEYS.alice, 'llama'],
+        [KEYS.bob, 'gpt-5'],
+        [KEYS.bob, 'priced-llama'],
+        [api.key, 'priced-llama'],
+        [api.key, 'llama'],
+      ] as const) {
+        expectStatus(await chat(gw.url, key, model), 200);
+      }
+      expectStatus(await chat(gw.url, 'sk-not-a-key-at-all', 'gpt-5'), 401);
+      made = await requestLog(gw.url, '?limit=1000');
+      assert.equal(made.length, 8);
+    });
+    after(async () => {
+      await gw?.gateway.shutdown(0);
+      await store?.close();
+    });
+
+    /** The report computed from the request log itself. */
+    function expected(field: (r: RequestView) => string | null): Map<string, UsageRowView> {
+      const rows = new Map<string, UsageRowView>();
+      for (const r of made) {
+        const group = field(r) ?? '(none)';
+        const row = rows.get(group) ?? {
+          group,
+          requests: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          costUsd: 0,
+          unpricedRequests: 0,
+        };
+        row.requests++;
+        row.inputTokens += r.inputTokens ?? 0;
+        row.outputTokens += r.outputTokens ?? 0;
+        row.costUsd += r.costUsd ?? 0;
+        if (r.costUsd === null) row.unpricedRequests++;
+        rows.set(group, row);
+      }
+      return rows;
     }
-    expectStatus(await chat(gw.url, 'sk-not-a-key-at-all', 'gpt-5'), 401);
-    made = await requestLog(gw.url, '?limit=1000');
-    assert.equal(made.length, 8);
-  });
-  after(async () => {
-    await gw?.gateway.shutdown(0);
-  });
 
-  /** The report computed from the request log itself. */
-  function expected(field: (r: RequestView) => string | null): Map<string, UsageRowView> {
-    const rows = new Map<string, UsageRowView>();
-    for (const r of made) {
-      const group = field(r) ?? '(none)';
-      const row = rows.get(group) ?? {
-        group,
-        requests: 0,
-        inputTokens: 0,
-        outputTokens: 0,
-        costUsd: 0,
-        unpricedRequests: 0,
-      };
-      row.requests++;
-      row.inputTokens += r.inputTokens ?? 0;
-      row.outputTokens += r.outputTokens ?? 0;
-      row.costUsd += r.costUsd ?? 0;
-      if (r.costUsd === null) row.unpricedRequests++;
-      rows.set(group, row);
+    const groupings: Array<[string, (r: RequestView) => string | null]> = [
+      ['key', (r) => r.keyName],
+      ['team', (r) => r.team],
+      ['provider', (r) => r.provider],
+      // An unauthenticated request names no model: it is counted under (none), like the other groupings.
+      ['model', (r) => r.model || null],
+      ['deployment', (r) => r.attempts.find((a) => a.outcome === 'ok')?.deployment ?? null],
+    ];
+
+    for (const [groupBy, field] of groupings) {
+      it(`groupBy=${groupBy}: JSON and CSV match the requests made`, async () => {
+        const json = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=${groupBy}`), 200)
+          .json as {
+          groupBy: string;
+          rows: UsageRowView[];
+        };
+        assert.equal(json.groupBy, groupBy);
+        const want = expected(field);
+        assert.deepEqual(json.rows.map((r) => r.group).sort(), [...want.keys()].sort());
+        for (const row of json.rows) {
+          const w = want.get(row.group);
+          assert.equal(row.requests, w?.requests, `${groupBy} ${row.group}`);
+          assert.equal(row.inputTokens, w?.inputTokens);
+          assert.equal(row.outputTokens, w?.outputTokens);
+          assert.ok(Math.abs(row.costUsd - (w?.costUsd ?? 0)) < 1e-12);
+          assert.equal(row.unpricedRequests, w?.unpricedRequests);
+        }
+        // Most expensive first.
+        for (let i = 1; i < json.rows.length; i++) {
+          assert.ok((json.rows[i - 1]?.costUsd ?? 0) >= (json.rows[i]?.costUsd ?? 0));
+        }
+        const csv = expectStatus(
+          await admin(gw.url, 'GET', `/admin/usage?groupBy=${groupBy}&format=csv`),
+          200,
+        );
+        assert.match(String(csv.headers['content-type']), /^text\/csv/);
+        const [header, ...lines] = csv.body.trimEnd().split('\n');
+        assert.equal(header, 'group,requests,inputTokens,outputTokens,costUsd,unpricedRequests');
+        assert.deepEqual(
+          lines,
+          json.rows.map((r) =>
+            [r.group, r.requests, r.inputTokens, r.outputTokens, r.costUsd, r.unpricedRequests].join(','),
+          ),
+        );
+      });
     }
-    return rows;
-  }
 
-  const groupings: Array<[string, (r: RequestView) => string | null]> = [
-    ['key', (r) => r.keyName],
-    ['team', (r) => r.team],
-    ['provider', (r) => r.provider],
-    ['model', (r) => r.model],
-    ['deployment', (r) => r.attempts.find((a) => a.outcome === 'ok')?.deployment ?? null],
-  ];
-
-  for (const [groupBy, field] of groupings) {
-    it(`groupBy=${groupBy}: JSON and CSV match the requests made`, async () => {
-      const json = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=${groupBy}`), 200).json as {
-        groupBy: string;
+    it('a range: from/to select by the request start time; bad parameters are 400s naming them', async () => {
+      const future = new Date(Date.now() + 86_400_000).toISOString();
+      const past = new Date(Date.now() - 86_400_000).toISOString();
+      const empty = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=key&from=${future}`), 200)
+        .json as { rows: UsageRowView[] };
+      assert.deepEqual(empty.rows, []);
+      const before = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=key&to=${past}`), 200)
+        .json as {
         rows: UsageRowView[];
       };
-      assert.equal(json.groupBy, groupBy);
-      const want = expected(field);
-      assert.deepEqual(json.rows.map((r) => r.group).sort(), [...want.keys()].sort());
-      for (const row of json.rows) {
-        const w = want.get(row.group);
-        assert.equal(row.requests, w?.requests, `${groupBy} ${row.group}`);
-        assert.equal(row.inputTokens, w?.inputTokens);
-        assert.equal(row.outputTokens, w?.outputTokens);
-        assert.ok(Math.abs(row.costUsd - (w?.costUsd ?? 0)) < 1e-12);
-        assert.equal(row.unpricedRequests, w?.unpricedRequests);
-      }
-      // Most expensive first.
-      for (let i = 1; i < json.rows.length; i++) {
-        assert.ok((json.rows[i - 1]?.costUsd ?? 0) >= (json.rows[i]?.costUsd ?? 0));
-      }
-      const csv = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=${groupBy}&format=csv`), 200);
-      assert.match(String(csv.headers['content-type']), /^text\/csv/);
-      const [header, ...lines] = csv.body.trimEnd().split('\n');
-      assert.equal(header, 'group,requests,inputTokens,outputTokens,costUsd,unpricedRequests');
-      assert.deepEqual(
-        lines,
-        json.rows.map((r) =>
-          [r.group, r.requests, r.inputTokens, r.outputTokens, r.costUsd, r.unpricedRequests].join(','),
-        ),
+      assert.deepEqual(before.rows, []);
+      const all = expectStatus(
+        await admin(gw.url, 'GET', `/admin/usage?groupBy=key&from=${past}&to=${future}`),
+        200,
+      ).json as { rows: UsageRowView[] };
+      assert.equal(
+        all.rows.reduce((n, r) => n + r.requests, 0),
+        8,
       );
+      for (const [query, param] of [
+        ['groupBy=colour', 'groupBy'],
+        ['from=yesterday', 'from'],
+        ['to=2026-13-45', 'to'],
+        ['format=xml', 'format'],
+      ]) {
+        const response = expectStatus(await admin(gw.url, 'GET', `/admin/usage?${query}`), 400);
+        assert.match(response.body, new RegExp(`"message":"${param}: `));
+      }
     });
-  }
-
-  it('a range: from/to select by the request start time; bad parameters are 400s naming them', async () => {
-    const future = new Date(Date.now() + 86_400_000).toISOString();
-    const past = new Date(Date.now() - 86_400_000).toISOString();
-    const empty = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=key&from=${future}`), 200)
-      .json as { rows: UsageRowView[] };
-    assert.deepEqual(empty.rows, []);
-    const before = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=key&to=${past}`), 200)
-      .json as {
-      rows: UsageRowView[];
-    };
-    assert.deepEqual(before.rows, []);
-    const all = expectStatus(
-      await admin(gw.url, 'GET', `/admin/usage?groupBy=key&from=${past}&to=${future}`),
-      200,
-    ).json as { rows: UsageRowView[] };
-    assert.equal(
-      all.rows.reduce((n, r) => n + r.requests, 0),
-      8,
-    );
-    for (const [query, param] of [
-      ['groupBy=colour', 'groupBy'],
-      ['from=yesterday', 'from'],
-      ['to=2026-13-45', 'to'],
-      ['format=xml', 'format'],
-    ]) {
-      const response = expectStatus(await admin(gw.url, 'GET', `/admin/usage?${query}`), 400);
-      assert.match(response.body, new RegExp(`"message":"${param}: `));
-    }
   });
-});
 
 describe('retention', () => {
   it('the gateway deletes records older than logging.retentionDays soon after start', async () => {
