@@ -156,9 +156,9 @@ export class Identity {
     const cached = this.cache.get(keyHash) ?? (await this.lookup(keyHash));
     const record = cached.record;
     if (!record || !cached.principal) throw unauthenticated('Incorrect API key provided.');
-    if (record.revokedAtMs !== null && record.revokedAtMs <= nowMs) {
-      throw unauthenticated('This API key has been revoked.');
-    }
+    // Any revocation counts at once, whatever time it carries: it was stamped by the clock of
+    // whichever replica made it, which may run ahead of this one.
+    if (record.revokedAtMs !== null) throw unauthenticated('This API key has been revoked.');
     if (record.expiresAtMs !== null && nowMs >= record.expiresAtMs)
       throw unauthenticated('This API key has expired.');
     return cached.principal;

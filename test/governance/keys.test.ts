@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
 import { MemoryStore } from '../../src/state/memory.ts';
+import { openStore } from '../../src/state/open.ts';
 import type { KeyRecord } from '../../src/state/types.ts';
 import { gatewayFromYaml } from '../helpers/raw.ts';
 import { POSTGRES } from '../helpers/services.ts';
@@ -423,6 +424,27 @@ for (const [label, options, open] of STORES.slice(1))
         assert.ok(view.revokedAt !== null);
       } finally {
         await Promise.all([a.gateway.shutdown(0), b.gateway.shutdown(0)]);
+      }
+    });
+
+    it('a revocation stamped by a replica whose clock runs ahead is refused here at once, not when this clock catches up', async () => {
+      const gw = await gatewayFromYaml(yaml(sim, place.storage));
+      // The other replica, as a plain store connection to the same database.
+      const other = await openStore(place.storage);
+      try {
+        const created = await createKey(gw.url, { name: 'skewed' });
+        expectStatus(await chat(gw.url, created.key, 'llama'), 200);
+        await other.updateKey(created.id, { revokedAtMs: Date.now() + 5 * 60_000 });
+        const revokedAt = Date.now();
+        let refused = false;
+        while (!refused && Date.now() - revokedAt < 1000) {
+          refused = (await chat(gw.url, created.key, 'llama')).status === 401;
+          if (!refused) await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.ok(refused, 'refused within 1 s although its revokedAt is 5 minutes ahead of this clock');
+      } finally {
+        await other.close();
+        await gw.gateway.shutdown(0);
       }
     });
   });
