@@ -10,9 +10,21 @@ import { generateVirtualKey, newKeyId } from '../identity/virtual-keys.ts';
 import { issuesToError } from '../ingress/openai/issues.ts';
 import { type KeyPatch, type KeyRecord, StoreConflictError } from '../state/types.ts';
 
-const isoTime = z
-  .string()
-  .refine((v) => /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v)), 'expected an ISO 8601 time');
+/**
+ * Epoch ms of an ISO 8601 date or time, or undefined. Stricter than Date.parse, which takes
+ * `2030-02-30` for March 2: the calendar date written must exist.
+ */
+export function parseIsoTime(text: string): number | undefined {
+  const date = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  const ms = Date.parse(text);
+  if (!date || Number.isNaN(ms)) return undefined;
+  const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])];
+  const written = new Date(Date.UTC(year, month - 1, day));
+  if (written.getUTCMonth() !== month - 1 || written.getUTCDate() !== day) return undefined;
+  return ms;
+}
+
+const isoTime = z.string().refine((v) => parseIsoTime(v) !== undefined, 'expected an ISO 8601 time');
 const positiveInt = z.number().int('must be an integer').min(1, 'must be at least 1');
 
 const keyFields = {
@@ -151,7 +163,7 @@ export async function createKey(rt: Runtime, body: unknown): Promise<KeyView & {
     budget: input.budget ?? null,
     boundary: input.boundary ?? null,
     createdAtMs: Date.now(),
-    expiresAtMs: input.expiresAt == null ? null : Date.parse(input.expiresAt),
+    expiresAtMs: input.expiresAt == null ? null : (parseIsoTime(input.expiresAt) ?? null),
     revokedAtMs: null,
   };
   try {
@@ -176,7 +188,7 @@ export async function patchKey(rt: Runtime, id: string, body: unknown): Promise<
   if (input.budget !== undefined) patch.budget = input.budget;
   if (input.boundary !== undefined) patch.boundary = input.boundary;
   if (input.expiresAt !== undefined)
-    patch.expiresAtMs = input.expiresAt === null ? null : Date.parse(input.expiresAt);
+    patch.expiresAtMs = input.expiresAt === null ? null : (parseIsoTime(input.expiresAt) ?? null);
   let updated: KeyRecord | undefined;
   try {
     updated = await rt.store.updateKey(id, patch);

@@ -12,7 +12,7 @@ import type { Exchange } from '../server/exchange.ts';
 import { sendJson } from '../server/exchange.ts';
 import { StoreUnavailableError, type UsageGroupBy } from '../state/types.ts';
 import { USAGE_GROUPS, usageToCsv } from '../state/usage.ts';
-import { createKey, getKey, listKeys, patchKey, revokeKey } from './keys.ts';
+import { createKey, getKey, listKeys, parseIsoTime, patchKey, revokeKey } from './keys.ts';
 import { deploymentsView, teamsView } from './views.ts';
 
 type Handler = (rt: Runtime, ex: Exchange) => Promise<void> | void;
@@ -69,8 +69,8 @@ function query(ex: Exchange): URLSearchParams {
 function timeParam(params: URLSearchParams, name: string, fallback: number): number {
   const value = params.get(name);
   if (value === null) return fallback;
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms)) {
+  const ms = parseIsoTime(value);
+  if (ms === undefined) {
     throw new GatewayError('invalid_request', `${name}: expected an ISO 8601 date or time, got "${value}"`, {
       param: name,
     });
@@ -78,8 +78,23 @@ function timeParam(params: URLSearchParams, name: string, fallback: number): num
   return ms;
 }
 
+/**
+ * A misspelt parameter (`groupby=team`) would otherwise be ignored and the report silently
+ * answered with the defaults: name it instead.
+ */
+function onlyParams(params: URLSearchParams, known: readonly string[]): void {
+  for (const name of params.keys()) {
+    if (!known.includes(name)) {
+      throw new GatewayError('invalid_request', `${name}: unknown parameter (expected ${known.join(', ')})`, {
+        param: name,
+      });
+    }
+  }
+}
+
 const usage: Handler = async (rt, ex) => {
   const params = query(ex);
+  onlyParams(params, ['groupBy', 'from', 'to', 'format']);
   const groupBy = (params.get('groupBy') ?? 'key') as UsageGroupBy;
   if (!USAGE_GROUPS.includes(groupBy)) {
     throw new GatewayError('invalid_request', `groupBy: expected one of ${USAGE_GROUPS.join(', ')}`, {
@@ -89,6 +104,13 @@ const usage: Handler = async (rt, ex) => {
   const now = new Date();
   const fromMs = timeParam(params, 'from', Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const toMs = timeParam(params, 'to', now.getTime() + 1);
+  if (toMs <= fromMs) {
+    throw new GatewayError(
+      'invalid_request',
+      `to: must be after from (${new Date(fromMs).toISOString()}; without from: the start of this month, UTC)`,
+      { param: 'to' },
+    );
+  }
   const format = params.get('format') ?? 'json';
   if (format !== 'json' && format !== 'csv') {
     throw new GatewayError('invalid_request', 'format: expected json or csv', { param: 'format' });
@@ -116,6 +138,7 @@ const MAX_REQUESTS_LIMIT = 1000;
 
 const requests: Handler = async (rt, ex) => {
   const params = query(ex);
+  onlyParams(params, ['limit', 'key', 'model']);
   const limitText = params.get('limit') ?? '50';
   const limit = Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_REQUESTS_LIMIT) {

@@ -214,6 +214,7 @@ for (const [label, options, open] of STORES)
         [{ rpm: 0 }, 'rpm', /^rpm: /],
         [{ rpm: 1.5 }, 'rpm', /^rpm: /],
         [{ expiresAt: 'tomorrow' }, 'expiresAt', /^expiresAt: expected an ISO 8601 time/],
+        [{ expiresAt: '2030-02-30T00:00:00Z' }, 'expiresAt', /^expiresAt: expected an ISO 8601 time/],
         [{ boundary: { regions: 'europe-*' } }, 'boundary.regions', /^boundary\.regions: /],
         [{ colour: 'blue' }, '', /unrecognized argument "colour"/],
       ];

@@ -134,6 +134,9 @@ describe('GET /admin/requests', () => {
       const response = expectStatus(await admin(gw.url, 'GET', `/admin/requests${bad}`), 400);
       assert.match(response.body, /limit: expected an integer from 1 to 1000/);
     }
+    // A misspelt filter is named, not ignored (which would list every key's requests).
+    const misspelt = expectStatus(await admin(gw.url, 'GET', '/admin/requests?keyName=bob'), 400);
+    assert.match(misspelt.body, /"message":"keyName: unknown parameter \(expected limit, key, model\)"/);
   });
 
   it('each record: key, team, model, status, latency, tokens, cost and every attempt with its reason', async () => {
@@ -368,32 +371,32 @@ for (const [label, options, open] of USAGE_STORES)
     }
 
     it('a range: from/to select by the request start time; bad parameters are 400s naming them', async () => {
-      const future = new Date(Date.now() + 86_400_000).toISOString();
-      const past = new Date(Date.now() - 86_400_000).toISOString();
-      const empty = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=key&from=${future}`), 200)
-        .json as { rows: UsageRowView[] };
-      assert.deepEqual(empty.rows, []);
-      const before = expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=key&to=${past}`), 200)
-        .json as {
-        rows: UsageRowView[];
-      };
-      assert.deepEqual(before.rows, []);
-      const all = expectStatus(
-        await admin(gw.url, 'GET', `/admin/usage?groupBy=key&from=${past}&to=${future}`),
-        200,
-      ).json as { rows: UsageRowView[] };
+      const at = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+      const rows = async (range: string) =>
+        (
+          expectStatus(await admin(gw.url, 'GET', `/admin/usage?groupBy=key&${range}`), 200).json as {
+            rows: UsageRowView[];
+          }
+        ).rows;
+      assert.deepEqual(await rows(`from=${at(1)}&to=${at(2)}`), [], 'a range after the requests');
+      assert.deepEqual(await rows(`from=${at(-2)}&to=${at(-1)}`), [], 'a range before them');
+      const all = await rows(`from=${at(-1)}&to=${at(1)}`);
       assert.equal(
-        all.rows.reduce((n, r) => n + r.requests, 0),
+        all.reduce((n, r) => n + r.requests, 0),
         8,
       );
       for (const [query, param] of [
         ['groupBy=colour', 'groupBy'],
+        ['groupby=team', 'groupby'],
         ['from=yesterday', 'from'],
+        // Date.parse alone takes February 30th for March 2nd.
+        ['from=2026-02-30', 'from'],
         ['to=2026-13-45', 'to'],
+        [`from=${at(1)}&to=${at(-1)}`, 'to'],
         ['format=xml', 'format'],
       ]) {
         const response = expectStatus(await admin(gw.url, 'GET', `/admin/usage?${query}`), 400);
-        assert.match(response.body, new RegExp(`"message":"${param}: `));
+        assert.match(response.body, new RegExp(`"message":"${param}: `), query);
       }
     });
   });
