@@ -195,6 +195,12 @@ describe('residency of Bedrock inference profiles and global locations', () => {
     assert.match(errorOf(tags).message, /key "zdrnt" boundary: provider vertex-global lacks tag no-training/);
     const provider = expectStatus(await chat(gw.url, keyOf('provider'), 'claude-regional'), 403);
     assert.match(errorOf(provider).message, /provider bedrock-use1 is not in boundary\.providers/);
+    // The refusal's record keeps the boundary it was refused under.
+    const [record] = await requestLog(gw.url, '?key=useast&model=claude-us&limit=1');
+    assert.equal(record?.status, 403);
+    assert.equal(record?.errorCode, 'boundary_violation');
+    assert.equal(record?.boundary, 'key "useast": regions=us-east-*');
+    assert.deepEqual(record?.attempts, []);
     // No request reached a cloud for any refusal.
     assert.equal(bedrock.requests().length, 0);
     assert.equal(gemini.requests().length, 0);
@@ -291,6 +297,19 @@ describe('failover, spillover and hedging never cross the boundary', () => {
         JSON.stringify(record.attempts),
       );
     }
+  });
+
+  it('with the in-boundary deployment throttled (429 always) the client gets 429, on-prem gets nothing', async () => {
+    inside.addFaults([
+      { kind: 'status', status: 429, retryAfterMs: 100, times: 'always', match: { model: 'm-failover' } },
+    ]);
+    const response = await chat(gw.url, keyOf('europe'), 'failover');
+    assert.equal(response.status, 429, response.body);
+    assert.ok(response.headers['retry-after'] !== undefined);
+    assert.equal(outside.requests().length, 0);
+    // Baseline: without a boundary the throttled deployment spills over to on-prem.
+    const open = expectStatus(await chat(gw.url, keyOf('open'), 'failover'), 200);
+    assert.equal(open.headers['x-switchyard-provider'], 'onprem');
   });
 
   it('a stream whose in-boundary deployment fails before its first event is not failed over outside', async () => {
