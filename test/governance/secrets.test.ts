@@ -7,6 +7,7 @@
  * secret configured: none may appear.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,7 @@ interface Sims {
   bedrock: SimCloud;
   gemini: SimCloud;
   anthropic: SimCloud;
+  vertex: SimCloud;
 }
 
 /** The configuration, with every secret read from the environment as an operator would. */
@@ -68,7 +70,7 @@ adminKey: \${SY_ADMIN_KEY}
 logging: { flushMs: 50 }
 routing:
   timeouts: { connectMs: 2000, firstByteMs: 15000, idleMs: 15000, totalMs: 30000 }
-  retry: { maxAttempts: 2, budgetPercent: 100 }
+  retry: { maxAttempts: 6, budgetPercent: 100 }
   circuitBreaker: { failureThreshold: 1000, cooldownMs: 1000 }
 providers:
   - { id: azure, type: azure-openai, region: eastus, endpoint: "${sims.azure.url}", apiKey: "\${AZURE_KEY}" }
@@ -92,6 +94,8 @@ providers:
   - { id: gemini, type: gemini, region: global, endpoint: "${sims.gemini.url}", apiKey: "\${GEMINI_KEY}" }
   - { id: gemini-bad, type: gemini, region: global, endpoint: "${sims.gemini.url}", apiKey: "\${GEMINI_WRONG_KEY}" }
   - { id: anthropic, type: anthropic, region: us, endpoint: "${sims.anthropic.url}", apiKey: "\${ANTHROPIC_KEY}" }
+  - { id: vertex, type: vertex, region: europe-west4, project: ${VERTEX_PROJECT}, endpoint: "${sims.vertex.url}", serviceAccountFile: "${SERVICE_ACCOUNTS.good}" }
+  - { id: vertex-bad, type: vertex, region: europe-west4, project: ${VERTEX_PROJECT}, endpoint: "${sims.vertex.url}", serviceAccountFile: "${SERVICE_ACCOUNTS.wrong}" }
 models:
   - { name: azure, deployments: [{ provider: azure, model: gpt-5-prod }] }
   - { name: entra, deployments: [{ provider: azure-entra, model: gpt-5-prod }] }
@@ -99,6 +103,7 @@ models:
   - { name: claude-bedrock, deployments: [{ provider: bedrock, model: "anthropic.claude-sonnet-4-5-20250929-v1:0" }] }
   - { name: gemini, deployments: [{ provider: gemini, model: gemini-2.5-flash }] }
   - { name: claude, deployments: [{ provider: anthropic, model: claude-sonnet-4-5 }] }
+  - { name: vertex, deployments: [{ provider: vertex, model: gemini-2.5-flash }] }
   - { name: embed, deployments: [{ provider: openai, model: text-embedding-3-small }] }
   - name: all-bad
     deployments:
@@ -107,6 +112,7 @@ models:
       - { provider: openai-bad, model: gpt-5, priority: 3 }
       - { provider: bedrock-bad, model: "anthropic.claude-sonnet-4-5-20250929-v1:0", priority: 4 }
       - { provider: gemini-bad, model: gemini-2.5-flash, priority: 5 }
+      - { provider: vertex-bad, model: gemini-2.5-flash, priority: 6 }
   - name: bad-then-good
     deployments:
       - { provider: openai-bad, model: gpt-5, priority: 1 }
@@ -137,9 +143,24 @@ const ENV = {
   TEAM_KEY: CLIENT_KEYS.team,
 };
 
+/** Vertex: the service account the sim trusts, and one it does not (its token request fails). */
+const VERTEX_PROJECT = 'secrets-project';
+const VERTEX_EMAIL = `sa@${VERTEX_PROJECT}.iam.gserviceaccount.com`;
+const rsa = () =>
+  generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+const VERTEX_KEYS = { good: rsa(), wrong: rsa() };
+const secretsDir = mkdtempSync(join(tmpdir(), 'switchyard-secrets-sa-'));
+const SERVICE_ACCOUNTS = { good: join(secretsDir, 'good.json'), wrong: join(secretsDir, 'wrong.json') };
+/** A private key as text the search can find wherever it would be copied: a run of its base64 body. */
+const privateKeyText = (pem: string) => pem.split('\n').slice(2, 4).join('');
+
 let sims: Sims;
 before(async () => {
-  const [azure, openai, bedrock, gemini, anthropic] = await Promise.all([
+  const [azure, openai, bedrock, gemini, anthropic, vertex] = await Promise.all([
     startSimCloud({
       kind: 'azure-openai',
       apiKeys: [PROVIDER_SECRETS.azureKey],
@@ -154,11 +175,31 @@ before(async () => {
     }),
     startSimCloud({ kind: 'gemini', apiKeys: [PROVIDER_SECRETS.geminiKey] }),
     startSimCloud({ kind: 'anthropic', apiKeys: [PROVIDER_SECRETS.anthropicKey] }),
+    startSimCloud({
+      kind: 'vertex',
+      region: 'europe-west4',
+      google: {
+        project: VERTEX_PROJECT,
+        serviceAccount: { clientEmail: VERTEX_EMAIL, publicKeyPem: VERTEX_KEYS.good.publicKey },
+      },
+    }),
   ]);
-  sims = { azure, openai, bedrock, gemini, anthropic };
+  sims = { azure, openai, bedrock, gemini, anthropic, vertex };
+  for (const which of ['good', 'wrong'] as const) {
+    writeFileSync(
+      SERVICE_ACCOUNTS[which],
+      JSON.stringify({
+        type: 'service_account',
+        private_key: VERTEX_KEYS[which].privateKey,
+        client_email: VERTEX_EMAIL,
+        token_uri: `${vertex.url}/token`,
+      }),
+    );
+  }
 });
 after(async () => {
   await Promise.all(Object.values(sims ?? {}).map((s: SimCloud) => s.close()));
+  rmSync(secretsDir, { recursive: true, force: true });
 });
 
 /** What the traffic saw: every response, and the plaintext of the keys it created. */
@@ -181,7 +222,16 @@ async function driveTraffic(url: string): Promise<Traffic> {
   const patched = await createKey(url, { name: 'patched' });
   await keep(admin(url, 'PATCH', `/admin/keys/${patched.id}`, { models: ['openai'], rpm: 7 }));
 
-  for (const model of ['azure', 'entra', 'openai', 'claude-bedrock', 'gemini', 'claude', 'bad-then-good']) {
+  for (const model of [
+    'azure',
+    'entra',
+    'openai',
+    'claude-bedrock',
+    'gemini',
+    'claude',
+    'vertex',
+    'bad-then-good',
+  ]) {
     expectStatus(await keep(chat(url, CLIENT_KEYS.app, model)), 200);
     const streamed = await keep(
       call(url, 'POST', '/v1/chat/completions', {
@@ -248,6 +298,8 @@ function secretsOf(traffic: Traffic): Array<[name: string, value: string]> {
   return [
     ['admin key', ADMIN_KEY],
     ...Object.entries(PROVIDER_SECRETS),
+    ['Vertex service account private key', privateKeyText(VERTEX_KEYS.good.privateKey)],
+    ['wrong Vertex service account private key', privateKeyText(VERTEX_KEYS.wrong.privateKey)],
     ...Object.entries(CLIENT_KEYS).map(([name, value]): [string, string] => [`client key ${name}`, value]),
     ...traffic.createdKeys.flatMap(
       (key, i): Array<[string, string]> => [
@@ -277,6 +329,17 @@ function assertResponsesClean(traffic: Traffic): void {
   // The failed-credential 502 names each attempt, generically.
   const badCredentials = traffic.responses.find((r) => r.status === 502);
   assert.match(String(badCredentials?.body), /auth: credentials rejected by the cloud/);
+  // Every cloud's wrong credential was tried.
+  for (const provider of [
+    'azure-bad',
+    'azure-entra-bad',
+    'openai-bad',
+    'bedrock-bad',
+    'gemini-bad',
+    'vertex-bad',
+  ]) {
+    assert.match(String(badCredentials?.body), new RegExp(`${provider}/\\S+: failed`));
+  }
 }
 
 function rawFiles(path: string): string {
