@@ -58,7 +58,9 @@ export function boundaryRefusal(boundary: BoundaryConfig, deployment: Deployment
  * says so explicitly (`global` or `*`); a geography passes only globs that cover all of it.
  */
 export function residencyWithin(residency: DataResidency, allowed: readonly string[]): boolean {
-  if (residency.scope === 'global') return allowed.includes('global') || allowed.includes('*');
+  // Case-insensitive, as region globs are: `GLOBAL` allows what `global` does.
+  if (residency.scope === 'global')
+    return allowed.some((glob) => glob === '*' || glob.toLowerCase() === 'global');
   return residency.regions.every((region) => allowed.some((glob) => globCovers(glob, region)));
 }
 

@@ -30,6 +30,8 @@ const KEYS: Record<string, { key: string; extra: string }> = {
   us: { key: 'sk-boundary-us-000000001', extra: 'boundary: { regions: ["us-*"] }' },
   usglobal: { key: 'sk-boundary-usglobal-001', extra: 'boundary: { regions: ["us-*", global] }' },
   global: { key: 'sk-boundary-global-00001', extra: 'boundary: { regions: [global] }' },
+  // Region globs match regardless of case; so does the word global.
+  globalcaps: { key: 'sk-boundary-globalcaps-1', extra: 'boundary: { regions: [GLOBAL, US-EAST-1] }' },
   europe: { key: 'sk-boundary-europe-00001', extra: 'boundary: { regions: ["europe-*"] }' },
   zdr: { key: 'sk-boundary-zdr-00000001', extra: 'boundary: { tags: [zdr] }' },
   zdrnt: { key: 'sk-boundary-zdrnt-000001', extra: 'boundary: { tags: [zdr, no-training] }' },
@@ -158,11 +160,11 @@ async function models(name: keyof typeof KEYS): Promise<string[]> {
 describe('residency of Bedrock inference profiles and global locations', () => {
   /** model → the keys that may use it (every other key gets 403 boundary_violation). */
   const table: Array<[model: string, allowed: string[]]> = [
-    ['claude-regional', ['open', 'useast1', 'useast', 'us', 'usglobal', 'zdr', 'zdrnt']],
+    ['claude-regional', ['open', 'useast1', 'useast', 'us', 'usglobal', 'globalcaps', 'zdr', 'zdrnt']],
     ['claude-us', ['open', 'us', 'usglobal', 'zdr', 'zdrnt']],
-    ['claude-global', ['open', 'usglobal', 'global', 'zdr', 'zdrnt']],
-    ['gemini-flash', ['open', 'usglobal', 'global']],
-    ['vertex-flash', ['open', 'usglobal', 'global', 'zdr']],
+    ['claude-global', ['open', 'usglobal', 'global', 'globalcaps', 'zdr', 'zdrnt']],
+    ['gemini-flash', ['open', 'usglobal', 'global', 'globalcaps']],
+    ['vertex-flash', ['open', 'usglobal', 'global', 'globalcaps', 'zdr']],
   ];
   for (const [model, allowed] of table) {
     it(`${model}: served for ${allowed.join(', ')}; 403 boundary_violation for every other key`, async () => {
