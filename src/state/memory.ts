@@ -17,7 +17,7 @@ import {
   type UsageGroupBy,
   type UsageRow,
 } from './types.ts';
-import { NO_GROUP, sortUsageRows } from './usage.ts';
+import { isUnpriced, NO_GROUP, sortUsageRows } from './usage.ts';
 
 export const DEFAULT_MEMORY_MAX_REQUESTS = 100_000;
 
@@ -125,8 +125,8 @@ export class MemoryStore implements Store {
       row.requests++;
       row.inputTokens += r.inputTokens ?? 0;
       row.outputTokens += r.outputTokens ?? 0;
-      if (r.costUsd === null) row.unpricedRequests++;
-      else row.costUsd += r.costUsd;
+      if (r.costUsd !== null) row.costUsd += r.costUsd;
+      else if (isUnpriced(r)) row.unpricedRequests++;
     }
     return sortUsageRows([...rows.values()]);
   }

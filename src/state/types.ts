@@ -83,7 +83,10 @@ export interface UsageRow {
   requests: number;
   inputTokens: number;
   outputTokens: number;
-  /** Sum of the priced requests' cost; unpriced requests add nothing here and are counted apart. */
+  /**
+   * Sum of the priced requests' cost; unpriced requests (served, cost unknown) add nothing here and
+   * are counted in `unpricedRequests`. Refused and failed requests are counted in `requests` only.
+   */
   costUsd: number;
   unpricedRequests: number;
 }

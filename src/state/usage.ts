@@ -23,6 +23,21 @@ export const USAGE_GROUP_COLUMN: Readonly<Record<UsageGroupBy, string>> = {
  */
 export const NO_GROUP = '(none)';
 
+/**
+ * An unpriced request is one a cloud served (a provider answered with success) whose cost is
+ * unknown: a refused or failed request cost nothing and is not missing a price. The same rule as
+ * `switchyard_unpriced_requests_total`.
+ */
+const SERVED_WITHOUT_COST = 'cost_usd IS NULL AND provider IS NOT NULL AND status < 400';
+
+export function isUnpriced(record: {
+  costUsd: number | null;
+  provider: string | null;
+  status: number;
+}): boolean {
+  return record.costUsd === null && record.provider !== null && record.status < 400;
+}
+
 export function isUsageGroupBy(value: string): value is UsageGroupBy {
   return (USAGE_GROUPS as readonly string[]).includes(value);
 }
@@ -48,7 +63,7 @@ export function usageSql(groupColumn: string, placeholder: (n: number) => string
       COALESCE(SUM(input_tokens), 0) AS input_tokens,
       COALESCE(SUM(output_tokens), 0) AS output_tokens,
       COALESCE(SUM(cost_usd), 0) AS cost_usd,
-      SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS unpriced
+      SUM(CASE WHEN ${SERVED_WITHOUT_COST} THEN 1 ELSE 0 END) AS unpriced
     FROM requests
     WHERE started_at_ms >= ${placeholder(1)} AND started_at_ms < ${placeholder(2)}
     GROUP BY grp`;

@@ -317,7 +317,8 @@ for (const [label, options, open] of USAGE_STORES)
         row.inputTokens += r.inputTokens ?? 0;
         row.outputTokens += r.outputTokens ?? 0;
         row.costUsd += r.costUsd ?? 0;
-        if (r.costUsd === null) row.unpricedRequests++;
+        // Unpriced: served with an unknown cost. A refused request (the 401) is not missing a price.
+        if (r.costUsd === null && r.provider !== null && r.status < 400) row.unpricedRequests++;
         rows.set(group, row);
       }
       return rows;
