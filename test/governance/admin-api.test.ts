@@ -38,6 +38,7 @@ const ROUTES: Array<{ method: string; path: string; body?: unknown }> = [
   { method: 'GET', path: '/admin/requests?limit=5' },
   { method: 'GET', path: '/admin/deployments' },
   { method: 'GET', path: '/admin/teams' },
+  { method: 'GET', path: '/admin/commitments' },
 ];
 
 let sim: SimCloud;
