@@ -5,24 +5,11 @@
 import { z } from 'zod';
 import { boundarySchema, budgetSchema } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { parseIsoTime } from '../core/time.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import { generateVirtualKey, newKeyId } from '../identity/virtual-keys.ts';
 import { issuesToError } from '../ingress/openai/issues.ts';
 import { type KeyPatch, type KeyRecord, StoreConflictError } from '../state/types.ts';
-
-/**
- * Epoch ms of an ISO 8601 date or time, or undefined. Stricter than Date.parse, which takes
- * `2030-02-30` for March 2: the calendar date written must exist.
- */
-export function parseIsoTime(text: string): number | undefined {
-  const date = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-  const ms = Date.parse(text);
-  if (!date || Number.isNaN(ms)) return undefined;
-  const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])];
-  const written = new Date(Date.UTC(year, month - 1, day));
-  if (written.getUTCMonth() !== month - 1 || written.getUTCDate() !== day) return undefined;
-  return ms;
-}
 
 const isoTime = z.string().refine((v) => parseIsoTime(v) !== undefined, 'expected an ISO 8601 time');
 const positiveInt = z.number().int('must be an integer').min(1, 'must be at least 1');

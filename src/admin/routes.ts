@@ -4,6 +4,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../core/errors.ts';
+import { parseIsoTime } from '../core/time.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import { hashKey } from '../identity/keys.ts';
 import { commitmentStatus } from '../limits/commitments.ts';
@@ -12,7 +13,7 @@ import type { Exchange } from '../server/exchange.ts';
 import { sendJson } from '../server/exchange.ts';
 import { StoreUnavailableError, type UsageGroupBy } from '../state/types.ts';
 import { USAGE_GROUPS, usageToCsv } from '../state/usage.ts';
-import { createKey, getKey, listKeys, parseIsoTime, patchKey, revokeKey } from './keys.ts';
+import { createKey, getKey, listKeys, patchKey, revokeKey } from './keys.ts';
 import { deploymentsView, teamsView } from './views.ts';
 
 type Handler = (rt: Runtime, ex: Exchange) => Promise<void> | void;

@@ -3,6 +3,7 @@
  * flag and the rule, opening the configured store, and printing aligned tables.
  */
 import { type Config, loadConfigFile } from '../config/index.ts';
+import { parseIsoTime } from '../core/time.ts';
 import { openStore } from '../state/open.ts';
 import type { Store } from '../state/types.ts';
 
@@ -75,8 +76,8 @@ const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})
 
 export function isoTimeFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (!ISO.test(value) || Number.isNaN(ms)) {
+  const ms = parseIsoTime(value);
+  if (!ISO.test(value) || ms === undefined) {
     throw new FlagError(
       `--${name}: expected an ISO 8601 date or a time with its zone, such as 2026-03-01 or 2026-03-01T09:00:00Z; got "${value}"`,
     );

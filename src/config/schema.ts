@@ -7,6 +7,7 @@
  * strings stay strings: a key that happens to look like a number is not turned into one.
  */
 import { z } from 'zod';
+import { parseIsoTime } from '../core/time.ts';
 
 /** Turns "8787" into 8787 where the schema wants a number; anything else goes through untouched. */
 function coerceNumericString(value: unknown): unknown {
@@ -227,8 +228,8 @@ export const commitmentSchema = z
 
 /** An ISO 8601 time ("2027-01-31T00:00:00Z"), kept as epoch milliseconds. */
 const isoTime = () =>
-  z.string().refine((v) => /^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v)), {
-    error: 'expected an ISO 8601 time such as 2027-01-31T00:00:00Z',
+  z.string().refine((v) => parseIsoTime(v) !== undefined, {
+    error: 'expected an ISO 8601 time such as 2027-01-31T00:00:00Z (a date that exists)',
   });
 
 const providerIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, {

@@ -194,7 +194,14 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
       identity.stop();
       shared?.stop();
       retention?.stop();
-      await requestLog.close();
+      try {
+        await requestLog.close();
+      } catch (err) {
+        // The store is away at shutdown: say what is lost, then release everything else anyway.
+        log.error('request_log_unflushed', {
+          message: `${requestLog.stats.queued} request records could not be written: ${err instanceof Error ? err.message : String(err)}`,
+        });
+      }
       await Promise.all([transport.close(), tracing.shutdown(), webhook?.idle()]);
       await Promise.all([store.close(), limitStore.close()]);
     },

@@ -170,6 +170,17 @@ describe('the contract example', () => {
   });
 });
 
+describe('dates', () => {
+  it('an expiresAt that names a day that does not exist is refused, not moved to March', () => {
+    const text = `${MINIMAL}keys: [{ name: k, key: sk-feb-thirty-0001, expiresAt: "2030-02-30T00:00:00Z" }]\n`;
+    assert.throws(
+      () => parseConfigText(text, FILE, {}),
+      (err: unknown) =>
+        err instanceof ConfigError && err.problems.some((p) => p.path === 'keys[0].expiresAt'),
+    );
+  });
+});
+
 describe('defaults', () => {
   it('fill a minimal configuration', () => {
     const config = parseConfigText(MINIMAL, FILE, {});

@@ -257,8 +257,15 @@ describe('inferenceProfileResidency', () => {
       'us-east-1',
       { scope: 'geography', geography: 'eu', regions: ['eu-*'] },
     ],
+    // An application profile may copy a cross-region or global profile, and its ARN does not say
+    // which: it fails closed as global.
     [
       'arn:aws:bedrock:eu-west-3:123456789012:application-inference-profile/a1b2c3',
+      'us-east-1',
+      { scope: 'global', geography: 'global', regions: ['*'] },
+    ],
+    [
+      'arn:aws:bedrock:eu-west-3:123456789012:provisioned-model/abc123',
       'us-east-1',
       { scope: 'in-region', regions: ['eu-west-3'] },
     ],

@@ -44,7 +44,12 @@ export function inferenceProfileResidency(modelId: string, region: string): Data
   const arn = ARN.exec(modelId);
   if (arn) {
     home = arn[1] || region;
-    // Only a system inference profile's ARN names a geography; every other ARN is regional.
+    // An application inference profile may copy a cross-region or a global profile, and its ARN
+    // does not say which: fail closed, as global (only a boundary allowing global admits it).
+    if (arn[2] === 'application-inference-profile')
+      return { scope: 'global', geography: 'global', regions: ['*'] };
+    // A system inference profile's ARN names its geography below; other ARNs (provisioned models,
+    // foundation models) stay in their region.
     if (arn[2] !== 'inference-profile') return { scope: 'in-region', regions: [home] };
     id = arn[3] ?? '';
   }
