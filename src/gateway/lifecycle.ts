@@ -9,7 +9,7 @@ import { type Price, resolvePrice } from '../accounting/prices.ts';
 import type { Usage } from '../core/chat.ts';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
 import { describeBoundaries, partitionByBoundary } from '../governance/boundary.ts';
-import { modelRefusal, type Principal } from '../identity/keys.ts';
+import { KeyRefusedError, modelRefusal, type Principal } from '../identity/keys.ts';
 import { hasHardBudget } from '../limits/admission.ts';
 import { commitmentStatus, planCommitments } from '../limits/commitments.ts';
 import type { AttemptContext, AttemptIO, ServedAttempt } from '../resilience/attempts.ts';
@@ -101,6 +101,10 @@ export async function handleInference<T>(
   } catch (err) {
     const error = toGatewayError(err);
     if (error.code === 'internal_error') rt.log.error('request_failed', { id: ex.id, error: err });
+    if (err instanceof KeyRefusedError) {
+      record.keyId = err.keyId;
+      record.keyName = err.keyName;
+    }
     record.status = error.status;
     record.errorCode = error.code;
     sendError(ex, error);

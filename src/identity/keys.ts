@@ -47,6 +47,20 @@ function unauthenticated(message: string): GatewayError {
   return new GatewayError('invalid_api_key', message, { headers: UNAUTHENTICATED_HEADERS });
 }
 
+/**
+ * A known key refused (revoked or expired): the client gets the same 401, and the request record
+ * names the key, so an operator sees who still uses it.
+ */
+export class KeyRefusedError extends GatewayError {
+  readonly keyId: string;
+  readonly keyName: string;
+  constructor(message: string, key: { keyId: string; keyName: string }) {
+    super('invalid_api_key', message, { headers: UNAUTHENTICATED_HEADERS });
+    this.keyId = key.keyId;
+    this.keyName = key.keyName;
+  }
+}
+
 /** Cached lookups (hits and misses), dropped whenever any key changes anywhere. */
 const CACHE_LIMIT = 10_000;
 /** How often the store's key version is read, so a revocation on another replica lands within a second. */
@@ -150,7 +164,8 @@ export class Identity {
     const fixed = this.statics.get(keyHash);
     if (fixed) {
       const expires = this.expiresAt.get(fixed.keyId);
-      if (expires !== undefined && nowMs >= expires) throw unauthenticated('This API key has expired.');
+      if (expires !== undefined && nowMs >= expires)
+        throw new KeyRefusedError('This API key has expired.', fixed);
       return fixed;
     }
     const cached = this.cache.get(keyHash) ?? (await this.lookup(keyHash));
@@ -158,9 +173,11 @@ export class Identity {
     if (!record || !cached.principal) throw unauthenticated('Incorrect API key provided.');
     // Any revocation counts at once, whatever time it carries: it was stamped by the clock of
     // whichever replica made it, which may run ahead of this one.
-    if (record.revokedAtMs !== null) throw unauthenticated('This API key has been revoked.');
-    if (record.expiresAtMs !== null && nowMs >= record.expiresAtMs)
-      throw unauthenticated('This API key has expired.');
+    const known = { keyId: record.id, keyName: record.name };
+    if (record.revokedAtMs !== null) throw new KeyRefusedError('This API key has been revoked.', known);
+    if (record.expiresAtMs !== null && nowMs >= record.expiresAtMs) {
+      throw new KeyRefusedError('This API key has expired.', known);
+    }
     return cached.principal;
   }
 

@@ -286,6 +286,10 @@ for (const [label, options, open] of STORES)
       assert.match(String(refused.headers['www-authenticate']), /^Bearer/);
       assert.match(errorOf(refused).message, /revoked/);
       assert.ok(!refused.body.includes(created.key));
+      // The refusal is recorded under the key's name: an operator sees who still uses it.
+      const [record] = await requestLog(gw.url, '?limit=1');
+      assert.equal(record?.status, 401);
+      assert.equal(record?.keyName, 'revoke-me');
       const again = expectStatus(await admin(gw.url, 'DELETE', `/admin/keys/${created.id}`), 200)
         .json as KeyView;
       assert.equal(again.revokedAt, revoked.revokedAt);
