@@ -13,22 +13,27 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gatewayConfig } from './lib/gateway-config.ts';
+import { gatewayConfig, redisKeyName } from './lib/gateway-config.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
 import { killAllSync, readCpuMs, type Service, startService, stopAll } from './lib/processes.ts';
+import { DEFAULT_REDIS_URL, dropRedisKeys, redisProblem } from './lib/redis.ts';
 import { ROOT } from './lib/repo.ts';
 import { chatRequest, verifyBody } from './lib/requests.ts';
 import { median } from './lib/rounds.ts';
+import { isScenario, SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './lib/scenarios.ts';
 import { fixed, percent, table } from './lib/table.ts';
 
 const USAGE = `Usage: node bench/compare.ts --baseline REF [--mode non-streaming|streaming]
-                              [--rate N | --saturation] [--rounds N] [--seconds N]
+                              [--rate N | --saturation] [--rounds N] [--seconds N] [--scenario S]
 
   --baseline REF   the commit to compare with, built in a temporary git worktree
+  --scenario S     the gateway configuration both builds run (default plain; one of
+                   ${SCENARIO_NAMES.join(', ')}; see bench/README.md). Both gateways share the
+                   same upstream (and, for limits-redis, the same Redis key: the limits never refuse)
   --mode M         non-streaming (default) or streaming
   --rate N         requests per second, paced (default 1000)
   --saturation     as fast as the gateway answers, instead of a fixed rate
@@ -59,6 +64,7 @@ function parse() {
       saturation: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       seconds: { type: 'string' },
+      scenario: { type: 'string', default: 'plain' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -81,6 +87,10 @@ const stream = values.mode === 'streaming';
 const rate = values.saturation ? undefined : positiveInt('--rate', values.rate, 1000);
 const rounds = positiveInt('--rounds', values.rounds, 10);
 const seconds = positiveInt('--seconds', values.seconds, 3);
+if (!isScenario(values.scenario))
+  fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}, got "${values.scenario}"`);
+const scenario: ScenarioName = values.scenario;
+const redisUrl = DEFAULT_REDIS_URL;
 
 type Side = 'baseline' | 'current';
 
@@ -111,7 +121,7 @@ async function measure(gateway: Service): Promise<{ cpuUs: number; load: LoadRes
   const before = readCpuMs(gateway.pid);
   const load = await runLoad({
     url: gateway.url,
-    requests: [chatRequest('gateway', stream)],
+    requests: [chatRequest(scenario, stream)],
     connections: 50,
     durationSec: seconds,
     ...(rate === undefined ? {} : { rate }),
@@ -173,7 +183,12 @@ function report(rows: Round[], commits: Record<Side, string>): string {
 }
 
 async function main(): Promise<void> {
+  if (SCENARIOS[scenario].redis) {
+    const problem = await redisProblem(redisUrl);
+    if (problem) fail(`scenario ${scenario} needs Redis at ${redisUrl} (SWITCHYARD_BENCH_REDIS): ${problem}`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-compare-'));
+  const runId = `${process.pid}-${Date.now()}`;
   let baselineRoot: string | undefined;
   try {
     process.stdout.write(`Building ${values.baseline} in a temporary worktree…\n`);
@@ -186,15 +201,20 @@ async function main(): Promise<void> {
     const upstream = await startService('upstream', ['bench/upstream.ts', '--latency-ms', '0'], {
       cwd: ROOT,
     });
-    const config = join(dir, 'switchyard.yaml');
-    writeFileSync(config, gatewayConfig(upstream.url));
-    const serve = ['bin/switchyard.js', 'serve', '--config', config, '--port', '0'];
+    // One config (and data folder: the governed scenario's SQLite file) per side.
+    const serve = (side: Side) => {
+      const dataDir = join(dir, `data-${side}`);
+      mkdirSync(dataDir);
+      const config = join(dataDir, 'switchyard.yaml');
+      writeFileSync(config, gatewayConfig(scenario, { upstreamUrl: upstream.url, dataDir, runId, redisUrl }));
+      return ['bin/switchyard.js', 'serve', '--config', config, '--port', '0'];
+    };
     const gateways: Record<Side, Service> = {
-      baseline: await startService('baseline', serve, { cwd: baseline.root }),
-      current: await startService('current', serve, { cwd: ROOT }),
+      baseline: await startService('baseline', serve('baseline'), { cwd: baseline.root }),
+      current: await startService('current', serve('current'), { cwd: ROOT }),
     };
     process.stdout.write(
-      `Comparing ${commits.baseline} (B) with ${commits.current} (C): ${values.mode}, ` +
+      `Comparing ${commits.baseline} (B) with ${commits.current} (C): scenario ${scenario}, ${values.mode}, ` +
         `${rate === undefined ? 'saturation' : `${rate} req/s`}, ${rounds} rounds of ${seconds} s each\n`,
     );
     // JIT and heap sizing settle under load before anything counts.
@@ -221,6 +241,7 @@ async function main(): Promise<void> {
     await stopAll(5_000);
     if (baselineRoot) git(['worktree', 'remove', '--force', baselineRoot]);
     rmSync(dir, { recursive: true, force: true });
+    if (SCENARIOS[scenario].redis) await dropRedisKeys(redisUrl, `*${redisKeyName(runId)}*`).catch(() => 0);
   }
 }
 

@@ -1,53 +1,68 @@
 /**
  * Switchyard's benchmark (`npm run bench`, or `node bench/run.ts` after `npm run build`).
  *
- * Starts three servers, each in its own process: the simulated OpenAI upstream, a bare
- * pass-through proxy in front of it, and the gateway (built CLI, generated config) in front of
- * it. Then, from this process, drives each with autocannon and reports:
- *   1. saturation throughput, non-streaming and streaming, and the gateway's share of the
- *      bare proxy's and of the direct upstream's;
- *   2. latency at a fixed request rate (paced evenly), in R interleaved rounds (median across
- *      rounds, and each round's p99), and what the proxy and the gateway add to the direct
- *      latency at p50 and p99;
- *   3. the gateway's resident memory over a long fixed-rate run;
- *   4. the project's targets, PASS or FAIL.
+ * Starts the servers, each in its own process: the simulated OpenAI upstream, a bare pass-through
+ * proxy in front of it, and one gateway per scenario (built CLI, generated config: plain, routing,
+ * governed, limits, limits-redis; see lib/scenarios.ts) in front of it. Then, from this process,
+ * drives each with autocannon in interleaved rounds and reports:
+ *   1. saturation throughput, non-streaming and streaming, each gateway's share of the bare
+ *      proxy's (and of the plain gateway's);
+ *   2. latency at a fixed request rate (paced evenly), median across rounds, what the proxy and
+ *      each gateway add to the direct latency, and each configuration over the plain gateway;
+ *   3. each gateway's memory (live heap after a full GC) over a long fixed-rate run;
+ *   4. the governed gateway's request-log write rate, the routing gateway's spread;
+ *   5. the cost of admission and settlement on the limits layer itself (bench/limits.ts, run as
+ *      a child process after the servers stopped);
+ *   6. correctness of every answer, 7. the project's targets, PASS or FAIL.
  * Every run counts non-2xx answers, socket errors, timeouts and wrong bodies; any of them stops
  * the benchmark with exit code 1 (numbers measured on errors mean nothing).
  *
- * Flags: --quick (short runs: a smoke check), --json FILE (also write all numbers there),
- * --connections N (default 50), --rate N (fixed rate, default 1000), --rounds N (fixed-rate
- * rounds, default 3, 1 with --quick), --profile (CPU-profile the
- * gateway and list its hot spots; slows it), --strict (exit 1 when a target fails).
- * Results always go to .bench/last.json as well.
+ * Flags: see lib/args.ts (`--help`). Results always go to .bench/last.json as well.
  *
  * This file only orchestrates; the pieces are in bench/lib/: args.ts (flags and settings),
- * servers.ts (starting the three servers), phases.ts (the load runs), targets.ts (PASS/FAIL),
- * report.ts and fixed-rate-report.ts (the tables), rounds.ts (medians across fixed-rate rounds),
- * diagnostics.ts (--profile, --alloc-profile), json.ts (last.json),
- * state.ts (what the run has recorded so far).
+ * scenarios.ts and gateway-config.ts (the gateways), servers.ts (starting them), phases.ts and
+ * measure.ts (the load runs), targets.ts (PASS/FAIL), report.ts, fixed-rate-report.ts and
+ * scenario-report.ts (the tables), rounds.ts (medians across rounds), metrics-scrape.ts
+ * (/metrics), diagnostics.ts (--profile, --alloc-profile), json.ts (last.json), state.ts (what the
+ * run has recorded so far).
  */
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AdmissionResult } from './lib/admission-result.ts';
 import { args, QUICK, SETTINGS } from './lib/args.ts';
 import { printAllocations, printProfile } from './lib/diagnostics.ts';
+import { redisKeyName } from './lib/gateway-config.ts';
 import { writeJson } from './lib/json.ts';
 import { stopCurrentLoad } from './lib/load.ts';
-import { fixedRatePhase, memoryPhase, saturationPhase, warmupPhase } from './lib/phases.ts';
-import { killAllSync, stopAll } from './lib/processes.ts';
-import { newestMtime, ROOT } from './lib/repo.ts';
+import {
+  firstCounters,
+  fixedRatePhase,
+  lastCounters,
+  memoryPhase,
+  saturationPhase,
+  warmupPhase,
+} from './lib/phases.ts';
+import { killAllSync, runScript, stopAll, stopScripts } from './lib/processes.ts';
+import { dropRedisKeys, redisProblem } from './lib/redis.ts';
+import { gitDescription, logDir, newestMtime, ROOT } from './lib/repo.ts';
 import { printReport } from './lib/report.ts';
+import { SCENARIOS } from './lib/scenarios.ts';
 import { startServices } from './lib/servers.ts';
 import { BenchError, log, state } from './lib/state.ts';
-import { type MemoryReport, memoryReport, type TargetCheck, targetChecks } from './lib/targets.ts';
+import { memoryReports, type TargetCheck, targetChecks } from './lib/targets.ts';
 
 let interrupted = false;
 let configDir: string | undefined;
+/** Unique to this run: the Redis scenario's key name carries it, so counters never collide. */
+const runId = `${Date.now().toString(36)}-${process.pid}`;
+const usesRedis = SETTINGS.scenarios.some((s) => SCENARIOS[s].redis);
 
 async function shutdown(): Promise<void> {
   await stopAll(5_000);
   if (configDir) rmSync(configDir, { recursive: true, force: true });
+  configDir = undefined;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -60,10 +75,57 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     log(`\n${signal}: stopping the load and the servers…`);
     state.failure ??= `interrupted by ${signal}`;
     stopCurrentLoad();
+    stopScripts();
     void shutdown().then(() => process.exit(130));
   });
 }
 process.on('exit', killAllSync);
+
+function estimateSec(): number {
+  const targets = 2 + SETTINGS.scenarios.length;
+  const fixedRateRuns = targets + 3; // streaming: direct, proxy and one gateway
+  return (
+    2 * targets * SETTINGS.initialWarmupSec +
+    2 * targets * SETTINGS.saturationRounds * (SETTINGS.warmupSec + SETTINGS.saturationSec) +
+    fixedRateRuns * SETTINGS.fixedRateRounds * (SETTINGS.fixedRateWarmupSec + SETTINGS.fixedRateSec) +
+    SETTINGS.scenarios.length * SETTINGS.memorySec +
+    (SETTINGS.scenarios.some((s) => s === 'limits' || s === 'limits-redis') ? (QUICK ? 12 : 25) : 0)
+  );
+}
+
+/** bench/limits.ts as a child process: the cost of admission and settlement on each store measured. */
+async function admissionBenchmark(): Promise<void> {
+  const stores = [
+    ...(SETTINGS.scenarios.includes('limits') ? ['memory'] : []),
+    ...(SETTINGS.scenarios.includes('limits-redis') ? ['redis'] : []),
+  ];
+  if (!stores.length) return;
+  log(`\nAdmission and settlement: bench/limits.ts --stores ${stores.join(',')}`);
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-limits-'));
+  const file = join(dir, 'admission.json');
+  try {
+    const exit = await runScript(
+      [
+        'bench/limits.ts',
+        '--stores',
+        stores.join(','),
+        '--redis',
+        SETTINGS.redisUrl,
+        '--json',
+        file,
+        ...(QUICK ? ['--requests', '2000'] : []),
+      ],
+      { cwd: ROOT, logFile: join(logDir, 'limits.log') },
+    );
+    if (exit !== 'code 0' || !existsSync(file)) {
+      state.admissionFailure = `bench/limits.ts ended with ${exit} (see ${join(logDir, 'limits.log')})`;
+      return;
+    }
+    state.admission = JSON.parse(readFileSync(file, 'utf8')) as AdmissionResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function main(): Promise<number> {
   const distEntry = join(ROOT, 'dist', 'cli', 'main.js');
@@ -74,32 +136,46 @@ async function main(): Promise<number> {
   if (newestMtime(join(ROOT, 'src'), '.ts') > newestMtime(join(ROOT, 'dist'), '.js')) {
     log('bench: warning: src/ has changes newer than dist/: run `npm run build` (or `npm run bench`).');
   }
-  const estimate =
-    6 * SETTINGS.initialWarmupSec +
-    6 * SETTINGS.saturationRounds * (SETTINGS.warmupSec + SETTINGS.saturationSec) +
-    6 * SETTINGS.fixedRateRounds * (SETTINGS.fixedRateWarmupSec + SETTINGS.fixedRateSec) +
-    SETTINGS.memorySec;
-  log(`Switchyard benchmark${QUICK ? ' (quick)' : ''}: about ${Math.ceil(estimate / 10) * 10} s of load`);
+  if (usesRedis) {
+    const problem = await redisProblem(SETTINGS.redisUrl);
+    if (problem) {
+      log(
+        `bench: limits-redis needs Redis at ${SETTINGS.redisUrl} (--redis URL or SWITCHYARD_BENCH_REDIS): ${problem}.\n` +
+          'Start it, or leave the scenario out: --scenarios plain,routing,governed,limits',
+      );
+      return 1;
+    }
+  }
+  mkdirSync(logDir, { recursive: true });
+  state.git = gitDescription();
+  log(
+    `Switchyard benchmark${QUICK ? ' (quick)' : ''}: gateways ${SETTINGS.scenarios.join(', ')}; ` +
+      `about ${Math.ceil(estimateSec() / 10) * 10} s of load`,
+  );
 
   configDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
-  let memory: MemoryReport | undefined;
   let checks: TargetCheck[] = [];
   try {
     log('Starting servers');
-    await startServices(configDir);
+    await startServices(configDir, runId);
+    await firstCounters();
     await warmupPhase();
     await saturationPhase();
     await fixedRatePhase();
     await memoryPhase();
+    await lastCounters();
+    await shutdown();
+    if (!interrupted) await admissionBenchmark();
   } catch (err) {
     if (!interrupted)
       state.failure ??=
         err instanceof BenchError ? err.message : String(err instanceof Error ? err.stack : err);
   } finally {
-    memory = memoryReport();
-    checks = state.failure ? [] : targetChecks(memory);
     await shutdown();
+    if (usesRedis) await dropRedisKeys(SETTINGS.redisUrl, `*${redisKeyName(runId)}*`).catch(() => 0);
   }
+  const memory = memoryReports();
+  checks = state.failure ? [] : targetChecks(memory);
   if (interrupted) return 130;
 
   printReport(memory, checks);

@@ -5,22 +5,30 @@
 
 import { parseArgs } from 'node:util';
 import { ANSWER_WORDS } from './constants.ts';
+import { DEFAULT_REDIS_URL } from './redis.ts';
+import { isScenario, SCENARIO_NAMES, type ScenarioName } from './scenarios.ts';
 
-export const USAGE = `Usage: node bench/run.ts [--quick] [--json FILE] [--connections N] [--rate N] [--rounds N] [--profile]
-                         [--strict] [--gateway-flags=FLAGS]
+export const USAGE = `Usage: node bench/run.ts [--quick] [--scenarios a,b] [--json FILE] [--connections N] [--rate N]
+                         [--rounds N] [--redis URL] [--profile] [--alloc-profile] [--strict]
+                         [--gateway-flags=FLAGS]
 
-  --quick          short runs (3 s saturation and fixed rate, 10 s memory, 1 round):
+  --quick          short runs (2 s saturation and fixed rate, 6 s memory per gateway, 1 round):
                    a smoke check
+  --scenarios a,b  the gateway configurations to measure (default all: ${SCENARIO_NAMES.join(',')});
+                   each is a gateway process of its own, measured in the same rounds as the
+                   same upstream and bare proxy (see bench/README.md)
+  --redis URL      Redis for limits-redis and the admission benchmark (default
+                   $SWITCHYARD_BENCH_REDIS or redis://127.0.0.1:6379)
   --json FILE      also write every number to FILE (always written to .bench/last.json)
   --connections N  autocannon connections for every run (default 50; pipelining is always 1)
   --rate N         the fixed request rate for the latency and memory runs (default 1000)
   --rounds N       rounds of the saturation and the fixed-rate phase, each running direct, proxy
-                   and gateway back to back per mode; the report gives the median across
+                   and every gateway back to back per mode; the report gives the median across
                    rounds (default 3, --quick 1)
-  --profile        run the gateway under node --cpu-prof and list its hot spots (slows it:
+  --profile        run the gateways under node --cpu-prof and list their hot spots (slows them:
                    the numbers of a profiled run are not comparable)
-  --alloc-profile  sample every allocation the gateway makes (collected garbage included) and
-                   list where the bytes come from (slows it too)
+  --alloc-profile  sample every allocation the gateways make (collected garbage included) and
+                   list where the bytes come from (slows them too)
   --strict         exit 1 when a target fails (errors always exit 1)
   --gateway-flags="FLAGS"
                    extra node flags for the gateway process, for diagnosis, e.g.
@@ -48,6 +56,8 @@ function parseCli() {
       connections: { type: 'string' },
       rate: { type: 'string' },
       rounds: { type: 'string' },
+      scenarios: { type: 'string' },
+      redis: { type: 'string' },
       profile: { type: 'boolean', default: false },
       'alloc-profile': { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
@@ -72,26 +82,53 @@ if (parsed.help) {
 /** The parsed flags, as given. */
 export const args = parsed;
 
+function scenarioList(value: string | undefined): ScenarioName[] {
+  if (value === undefined) return [...SCENARIO_NAMES];
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !isScenario(n));
+  if (unknown.length || names.length === 0) {
+    process.stderr.write(
+      `bench: --scenarios takes a comma-separated list of ${SCENARIO_NAMES.join(', ')}; got "${value}"\n\n${USAGE}\n`,
+    );
+    process.exit(2);
+  }
+  // Report order is the canonical order, whatever order was given.
+  return SCENARIO_NAMES.filter((n) => names.includes(n));
+}
+const scenarios = scenarioList(args.scenarios);
+
 export const QUICK = args.quick;
 export const SETTINGS = {
   quick: QUICK,
   connections: positiveInt('--connections', args.connections, 50),
   pipelining: 1,
   fixedRate: positiveInt('--rate', args.rate, 1000),
+  /** The gateways measured, in the canonical order. */
+  scenarios,
+  /**
+   * The gateway that also runs streaming at the fixed rate (the others run streaming at
+   * saturation only, to keep a full run near 14 minutes): plain, the reference.
+   */
+  streamingFixedRateGateway: scenarios.includes('plain') ? ('plain' as const) : scenarios[0]!,
+  redisUrl: args.redis ?? DEFAULT_REDIS_URL,
   /** First contact with each target and mode: JIT and heap sizing settle in ~10 s of load. */
-  initialWarmupSec: QUICK ? 2 : 5,
+  initialWarmupSec: QUICK ? 1 : 4,
   /** Right before each measured saturation run. */
   warmupSec: 1,
   /** Right before each fixed-rate run, at that rate: lets the heap settle after saturation. */
   fixedRateWarmupSec: QUICK ? 1 : 2,
-  saturationSec: QUICK ? 3 : 5,
+  saturationSec: QUICK ? 2 : 5,
   /** Saturation rounds (direct, proxy, gateway interleaved per mode); ratios are per round, then the median. */
   saturationRounds: positiveInt('--rounds', args.rounds, QUICK ? 1 : 3),
-  fixedRateSec: QUICK ? 3 : 8,
+  fixedRateSec: QUICK ? 2 : 8,
   /** Fixed-rate rounds (direct, proxy, gateway interleaved per mode); the report takes medians. */
   fixedRateRounds: positiveInt('--rounds', args.rounds, QUICK ? 1 : 3),
-  memorySec: QUICK ? 10 : 60,
-  memorySampleSec: QUICK ? 2 : 5,
+  /** Per gateway, one after another. */
+  memorySec: QUICK ? 6 : 40,
+  memorySampleSec: QUICK ? 2 : 4,
   /** Words in every answer, streaming or not (`[sim:words=N]`). */
   answerWords: ANSWER_WORDS,
   profile: args.profile,

@@ -4,19 +4,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { args, SETTINGS } from './args.ts';
-import { gitDescription, ROOT } from './repo.ts';
+import { ROOT } from './repo.ts';
 import { MODES } from './requests.ts';
 import { allRoundsSummaries, allSaturationSummaries, pairedSaturationRatio } from './rounds.ts';
 import { log, state } from './state.ts';
 import { type MemoryReport, TARGETS, type TargetCheck } from './targets.ts';
 
-export function writeJson(memory: MemoryReport | undefined, checks: TargetCheck[]): void {
+export function writeJson(memory: Partial<Record<string, MemoryReport>>, checks: TargetCheck[]): void {
   const data = {
     date: new Date().toISOString(),
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model.trim(),
-    git: gitDescription(),
+    git: state.git,
     settings: SETTINGS,
     targets: TARGETS,
     services: Object.fromEntries(
@@ -24,14 +24,23 @@ export function writeJson(memory: MemoryReport | undefined, checks: TargetCheck[
     ),
     failure: state.failure ?? null,
     runs: state.records,
-    /** Saturation medians across the interleaved rounds, and gateway/proxy throughput per round. */
+    /** Saturation medians across the interleaved rounds. */
     saturationRounds: allSaturationSummaries(),
+    /** Each gateway's throughput over the bare proxy's, per round and the median, per mode. */
     gatewayShareOfProxy: Object.fromEntries(
-      MODES.map((m) => [m, pairedSaturationRatio(m, 'gateway', 'proxy') ?? null]),
+      SETTINGS.scenarios.map((s) => [
+        s,
+        Object.fromEntries(MODES.map((m) => [m, pairedSaturationRatio(m, s, 'proxy') ?? null])),
+      ]),
     ),
     /** Fixed-rate medians across the interleaved rounds, with each round's p99. */
     fixedRateRounds: allRoundsSummaries(),
-    memory: memory ?? null,
+    /** Per gateway. */
+    memory,
+    /** Each gateway's /metrics counters before the load and after the last run. */
+    counters: state.counters,
+    /** bench/limits.ts: the cost of admission and settlement. */
+    admission: state.admission ?? null,
     checks,
     passed: state.failure === undefined && checks.every((c) => c.pass),
   };

@@ -1,136 +1,41 @@
 /**
  * The benchmark's phases: warm-up, saturation, fixed rate and memory. Each load run goes through
- * `measure`, which records it in `state.records` and throws a BenchError on any failed request.
+ * `measure` (measure.ts), which records it in `state.records` and throws a BenchError on any
+ * failed request.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NOISE_CORES, SETTINGS } from './args.ts';
-import { type LoadResult, runLoad } from './load.ts';
-import { readCpuMs, readRssBytes, readStealMs, readSystemBusyMs } from './processes.ts';
+import { SETTINGS } from './args.ts';
+import { measure } from './measure.ts';
+import { scrape } from './metrics-scrape.ts';
+import { readRssBytes } from './processes.ts';
 import { heapProbeFile } from './repo.ts';
-import {
-  chatRequest,
-  LABEL,
-  MODES,
-  type Mode,
-  TARGET_NAMES,
-  type TargetName,
-  verifyBody,
-} from './requests.ts';
-import { BenchError, checkFailure, log, type RunRecord, type ServerName, state } from './state.ts';
-import { fixed, int } from './table.ts';
+import { isGateway, MODES, type Mode, type TargetName } from './requests.ts';
+import { SCENARIOS, type ScenarioName } from './scenarios.ts';
+import { BenchError, checkFailure, log, state } from './state.ts';
+import { int } from './table.ts';
 
-function urlOf(target: TargetName): string {
-  const service = target === 'direct' ? state.services.upstream : state.services[target];
-  if (!service) throw new BenchError(`${target} is not running`);
-  return service.url;
+/**
+ * The targets of one round, in the order they run: direct and the bare proxy, then the gateways,
+ * their order rotated by one each round so that no gateway always runs furthest from the proxy
+ * it is compared with (the machine's speed drifts within a round too).
+ */
+export function roundOrder(round: number): TargetName[] {
+  const gateways = SETTINGS.scenarios;
+  const shift = (round - 1) % gateways.length;
+  return ['direct', 'proxy', ...gateways.slice(shift), ...gateways.slice(0, shift)];
 }
 
-function cpuSnapshot(): Partial<Record<ServerName, number>> {
-  const out: Partial<Record<ServerName, number>> = {};
-  for (const name of ['upstream', 'proxy', 'gateway'] as const) {
-    const pid = state.services[name]?.pid;
-    const ms = pid === undefined ? undefined : readCpuMs(pid);
-    if (ms !== undefined) out[name] = ms;
-  }
-  return out;
-}
-
-function describeProblems(load: LoadResult): string | undefined {
-  const problems: string[] = [];
-  if (load.non2xx) problems.push(`${load.non2xx} non-2xx (${JSON.stringify(load.statusCodes)})`);
-  if (load.errors) problems.push(`${load.errors} errors (${load.timeouts} timeouts)`);
-  if (load.mismatches) problems.push(`${load.mismatches} wrong bodies`);
-  if (load.ok === 0) problems.push('no successful response at all');
-  return problems.length ? problems.join(', ') : undefined;
-}
-
-async function measure(
-  phase: RunRecord['phase'],
-  target: TargetName,
-  mode: Mode | 'mixed',
-  durationSec: number,
-  rate?: number,
-  round?: number,
-): Promise<RunRecord> {
-  const requests =
-    mode === 'mixed'
-      ? [chatRequest(target, false), chatRequest(target, true)]
-      : [chatRequest(target, mode === 'streaming')];
-  const before = cpuSnapshot();
-  const systemBefore = readSystemBusyMs();
-  const stealBefore = readStealMs();
-  const load = await runLoad({
-    url: urlOf(target),
-    requests,
-    connections: SETTINGS.connections,
-    durationSec,
-    ...(rate === undefined ? {} : { rate }),
-    verifyBody,
-  });
-  const after = cpuSnapshot();
-  const systemAfter = readSystemBusyMs();
-  const stealAfter = readStealMs();
-  const cpuUsPerRequest: RunRecord['cpuUsPerRequest'] = {};
-  const cpuCores: RunRecord['cpuCores'] = {};
-  for (const name of ['upstream', 'proxy', 'gateway'] as const) {
-    const a = after[name];
-    const b = before[name];
-    if (a === undefined || b === undefined) continue;
-    cpuCores[name] = (a - b) / (load.elapsedSec * 1000);
-    if (load.ok > 0) cpuUsPerRequest[name] = ((a - b) * 1000) / load.ok;
-  }
-  let otherCores: number | undefined;
-  if (systemBefore !== undefined && systemAfter !== undefined) {
-    let ours = load.loaderCpuMs;
-    for (const name of ['upstream', 'proxy', 'gateway'] as const) {
-      const a = after[name];
-      const b = before[name];
-      if (a !== undefined && b !== undefined) ours += a - b;
-    }
-    otherCores = Math.max(0, (systemAfter - systemBefore - ours) / (load.elapsedSec * 1000));
-  }
-  const record: RunRecord = {
-    phase,
-    target,
-    mode,
-    connections: SETTINGS.connections,
-    durationSec,
-    ...(rate === undefined ? {} : { rate }),
-    ...(round === undefined ? {} : { round }),
-    load,
-    cpuUsPerRequest,
-    cpuCores,
-    otherCores,
-    stealCores:
-      stealBefore === undefined || stealAfter === undefined
-        ? undefined
-        : (stealAfter - stealBefore) / (load.elapsedSec * 1000),
-  };
-  state.records.push(record);
-  const l = load.latencyMs;
-  log(
-    `  ${`${phase}${round === undefined ? '' : ` r${round}`}`.padEnd(13)} ${LABEL[target].padEnd(10)} ${mode.padEnd(13)} ${int(load.rps).padStart(6)} req/s` +
-      `  p50 ${fixed(l.p50, 2)} ms  p99 ${fixed(l.p99, 2)} ms` +
-      (otherCores !== undefined && otherCores > NOISE_CORES
-        ? `  (other processes: ${fixed(otherCores, 2)} cores)`
-        : ''),
-  );
-  const problems = describeProblems(load);
-  if (problems) {
-    throw new BenchError(
-      `${phase} run against ${LABEL[target]} (${mode}) had ${problems}.\n` +
-        `First samples:\n${load.samples.map((s) => `    ${s}`).join('\n')}`,
-    );
-  }
-  return record;
+/** Streaming runs at the fixed rate only for direct, the proxy and the reference gateway. */
+function runsAtFixedRate(target: TargetName, mode: Mode): boolean {
+  return mode === 'non-streaming' || !isGateway(target) || target === SETTINGS.streamingFixedRateGateway;
 }
 
 /** Node servers need several seconds of load before JIT and heap sizes settle: warm all first. */
 export async function warmupPhase(): Promise<void> {
   log(`\nWarm-up: ${SETTINGS.initialWarmupSec} s at saturation per target and mode`);
-  for (const target of TARGET_NAMES) {
+  for (const target of roundOrder(1)) {
     for (const mode of MODES) {
       await measure('warm-up', target, mode, SETTINGS.initialWarmupSec);
       checkFailure();
@@ -151,7 +56,7 @@ export async function saturationPhase(): Promise<void> {
   );
   for (let round = 1; round <= rounds; round++) {
     for (const mode of MODES) {
-      for (const target of TARGET_NAMES) {
+      for (const target of roundOrder(round)) {
         await measure('warm-up', target, mode, SETTINGS.warmupSec, undefined, round);
         checkFailure();
         await measure('saturation', target, mode, SETTINGS.saturationSec, undefined, round);
@@ -162,18 +67,19 @@ export async function saturationPhase(): Promise<void> {
 }
 
 /**
- * R rounds; each runs direct, proxy and gateway back to back for each mode, so a slow period of
- * the machine hits all three targets of a round, not one target's only run.
+ * R rounds; each runs direct, proxy and the gateways back to back for each mode, so a slow period
+ * of the machine hits every target of a round, not one target's only run.
  */
 export async function fixedRatePhase(): Promise<void> {
   const rounds = SETTINGS.fixedRateRounds;
   log(
     `\nFixed rate: ${int(SETTINGS.fixedRate)} req/s paced, ${SETTINGS.fixedRateSec} s per run, ` +
-      `${rounds} interleaved round${rounds === 1 ? '' : 's'}`,
+      `${rounds} interleaved round${rounds === 1 ? '' : 's'} (streaming: direct, proxy and gw ${SETTINGS.streamingFixedRateGateway})`,
   );
   for (let round = 1; round <= rounds; round++) {
     for (const mode of MODES) {
-      for (const target of TARGET_NAMES) {
+      for (const target of roundOrder(round)) {
+        if (!runsAtFixedRate(target, mode)) continue;
         const { fixedRate, fixedRateWarmupSec, fixedRateSec } = SETTINGS;
         await measure('warm-up', target, mode, fixedRateWarmupSec, fixedRate, round);
         checkFailure();
@@ -184,57 +90,87 @@ export async function fixedRatePhase(): Promise<void> {
   }
 }
 
-function heapProbeLines(): string[] {
-  return existsSync(heapProbeFile) ? readFileSync(heapProbeFile, 'utf8').split('\n').filter(Boolean) : [];
+function heapProbeLines(scenario: ScenarioName): string[] {
+  const file = heapProbeFile(scenario);
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 }
 
 /**
- * Asks the gateway's heap probe (heap-probe.ts) for a full GC and the live heap after it; undefined
+ * Asks a gateway's heap probe (heap-probe.ts) for a full GC and the live heap after it; undefined
  * when no answer comes within two seconds.
  */
-async function probeLiveHeap(pid: number): Promise<number | undefined> {
-  const before = heapProbeLines().length;
+async function probeLiveHeap(scenario: ScenarioName, pid: number): Promise<number | undefined> {
+  const before = heapProbeLines(scenario).length;
   process.kill(pid, 'SIGUSR2');
   for (let waited = 0; waited < 2000; waited += 20) {
     await sleep(20);
-    const lines = heapProbeLines();
+    const lines = heapProbeLines(scenario);
     if (lines.length > before) return Number(lines.at(-1));
   }
   return undefined;
 }
 
 /**
- * The gateway alone at the fixed rate for a long run. Every sample (into `state.memorySamples`)
- * reads its RSS, then its live heap after a full GC: RSS also moves when V8 resizes the heap it
- * keeps, the live heap only when something is retained.
+ * Each gateway alone at the fixed rate for a long run, one after another. Every sample reads its
+ * RSS, then its live heap after a full GC: RSS also moves when V8 resizes the heap it keeps, the
+ * live heap only when something is retained.
  */
 export async function memoryPhase(): Promise<void> {
-  const pid = state.services.gateway!.pid;
   log(
-    `\nMemory: gateway at ${int(SETTINGS.fixedRate)} req/s for ${SETTINGS.memorySec} s (half streaming), ` +
+    `\nMemory: each gateway at ${int(SETTINGS.fixedRate)} req/s for ${SETTINGS.memorySec} s (half streaming), ` +
       `RSS and live heap (after a full GC) every ${SETTINGS.memorySampleSec} s`,
   );
-  state.memorySamples = [];
-  const started = Date.now();
-  const sample = async () => {
-    const tSec = (Date.now() - started) / 1000;
-    const rss = readRssBytes(pid);
-    if (rss === undefined) return;
-    const live = await probeLiveHeap(pid);
-    state.memorySamples.push({ tSec, rssBytes: rss, ...(live === undefined ? {} : { liveHeapBytes: live }) });
-  };
-  await sample();
-  let pending = Promise.resolve();
-  const timer = setInterval(() => {
-    pending = pending.then(sample);
-  }, SETTINGS.memorySampleSec * 1000);
-  try {
-    await measure('memory', 'gateway', 'mixed', SETTINGS.memorySec, SETTINGS.fixedRate);
-  } finally {
-    clearInterval(timer);
+  for (const scenario of SETTINGS.scenarios) {
+    const pid = state.services[scenario]!.pid;
+    const samples: NonNullable<(typeof state.memorySamples)[ScenarioName]> = [];
+    state.memorySamples[scenario] = samples;
+    const started = Date.now();
+    const sample = async () => {
+      const tSec = (Date.now() - started) / 1000;
+      const rss = readRssBytes(pid);
+      if (rss === undefined) return;
+      const live = await probeLiveHeap(scenario, pid);
+      samples.push({ tSec, rssBytes: rss, ...(live === undefined ? {} : { liveHeapBytes: live }) });
+    };
+    await sample();
+    let pending = Promise.resolve();
+    const timer = setInterval(() => {
+      pending = pending.then(sample);
+    }, SETTINGS.memorySampleSec * 1000);
+    try {
+      await measure('memory', scenario, 'mixed', SETTINGS.memorySec, SETTINGS.fixedRate);
+    } finally {
+      clearInterval(timer);
+    }
+    await pending;
+    const last = samples.at(-1);
+    if (!last || last.tSec < SETTINGS.memorySec - SETTINGS.memorySampleSec / 2) await sample();
+    checkFailure();
   }
-  await pending;
-  const last = state.memorySamples.at(-1);
-  if (!last || last.tSec < SETTINGS.memorySec - SETTINGS.memorySampleSec / 2) await sample();
-  checkFailure();
+}
+
+/** Every gateway's counters before any load (the request log's, requests per provider). */
+export async function firstCounters(): Promise<void> {
+  for (const scenario of SETTINGS.scenarios) {
+    state.counters[scenario] = { first: await scrape(state.services[scenario]!.url) };
+  }
+}
+
+/**
+ * Every gateway's counters after the last run, once its request log has written what it queued
+ * (at most 15 s): then written + dropped must equal the requests it recorded.
+ */
+export async function lastCounters(): Promise<void> {
+  for (const scenario of SETTINGS.scenarios) {
+    const url = state.services[scenario]!.url;
+    let counters = await scrape(url);
+    for (let waited = 0; SCENARIOS[scenario].requestLog && counters.requestLogQueued > 0; waited += 250) {
+      if (waited >= 15_000)
+        throw new BenchError(`gw ${scenario}: its request log still queues records after 15 s`);
+      await sleep(250);
+      counters = await scrape(url);
+    }
+    const entry = state.counters[scenario];
+    if (entry) entry.last = counters;
+  }
 }

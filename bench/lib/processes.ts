@@ -124,9 +124,44 @@ export async function stopAll(graceMs = 5_000): Promise<void> {
   await Promise.all(pids.map((pid) => stopService(pid, graceMs)));
 }
 
+/** Scripts run to completion (runScript) and still running, by pid. */
+const scripts = new Set<number>();
+
+/**
+ * Runs `node ARGS...` to completion (a benchmark script of its own, not a server), its output
+ * saved to `logFile`; resolves with its exit code, or the signal that ended it.
+ */
+export function runScript(args: string[], options: { cwd: string; logFile: string }): Promise<string> {
+  const child = spawn(process.execPath, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = child.pid;
+  if (pid === undefined) return Promise.reject(new Error(`could not start ${args.join(' ')}`));
+  scripts.add(pid);
+  const log = createWriteStream(options.logFile);
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  return new Promise((resolve, reject) => {
+    child.on('error', (err) => {
+      scripts.delete(pid);
+      log.end();
+      reject(err);
+    });
+    child.on('close', (code, sig) => {
+      scripts.delete(pid);
+      log.end();
+      resolve(sig ? `signal ${sig}` : `code ${code}`);
+    });
+  });
+}
+
 /** Last resort on process exit (synchronous): SIGKILL whatever is left, by pid. */
 export function killAllSync(): void {
   for (const pid of running.keys()) signal(pid, 'SIGKILL');
+  for (const pid of scripts) signal(pid, 'SIGKILL');
+}
+
+/** Ctrl-C: ends the scripts still running (SIGTERM, by pid). */
+export function stopScripts(): void {
+  for (const pid of scripts) signal(pid, 'SIGTERM');
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {

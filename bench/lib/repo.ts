@@ -7,11 +7,23 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export const profileDir = join(ROOT, '.bench', 'profile');
+export const profileRoot = join(ROOT, '.bench', 'profile');
 export const logDir = join(ROOT, '.bench', 'logs');
-export const allocProfileFile = join(profileDir, 'gateway-allocations.heapprofile');
-/** Where the gateway's heap probe (heap-probe.ts) appends the live heap, one line per probe. */
-export const heapProbeFile = join(ROOT, '.bench', 'heap-probe.txt');
+
+/** Where one gateway's CPU profile (--profile) is written. */
+export function profileDir(gateway: string): string {
+  return join(profileRoot, gateway);
+}
+
+/** Where one gateway's allocation profile (--alloc-profile) is written. */
+export function allocProfileFile(gateway: string): string {
+  return join(profileRoot, `${gateway}-allocations.heapprofile`);
+}
+
+/** Where a gateway's heap probe (heap-probe.ts) appends the live heap, one line per probe. */
+export function heapProbeFile(gateway: string): string {
+  return join(ROOT, '.bench', `heap-probe-${gateway}.txt`);
+}
 
 /** Newest modification time under a folder (ms), for the "dist is older than src" warning. */
 export function newestMtime(dir: string, suffix: string): number {

@@ -4,11 +4,12 @@ import { cpus, totalmem } from 'node:os';
 import { NOISE_CORES, SETTINGS } from './args.ts';
 import { fixedRateSection } from './fixed-rate-report.ts';
 import type { LoadResult } from './load.ts';
-import { gitDescription } from './repo.ts';
-import { LABEL, MODES } from './requests.ts';
-import { allSaturationSummaries, pairedSaturationRatio, serverCpuOf } from './rounds.ts';
+import { label, MODES } from './requests.ts';
+import { allSaturationSummaries, median, pairedSaturationRatio, phaseRuns, serverCpuOf } from './rounds.ts';
+import { admissionSection, memorySection, requestLogSection, routingSection } from './scenario-report.ts';
+import { SCENARIOS } from './scenarios.ts';
 import { state } from './state.ts';
-import { fixed, int, mib, percent, signed, table } from './table.ts';
+import { fixed, int, percent, table } from './table.ts';
 import type { MemoryReport, TargetCheck } from './targets.ts';
 
 function headerSection(out: string[]): void {
@@ -16,17 +17,19 @@ function headerSection(out: string[]): void {
   out.push('Switchyard benchmark');
   out.push(
     `  ${new Date().toISOString()}  node ${process.version}  ${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}` +
-      `  ${Math.round(totalmem() / 2 ** 30)} GiB  git ${gitDescription()}`,
+      `  ${Math.round(totalmem() / 2 ** 30)} GiB  git ${state.git} (at the start)`,
   );
   out.push(
     `  autocannon: ${SETTINGS.connections} connections, pipelining 1, same settings for every target;` +
-      ` load generator, upstream, proxy and gateway share the machine's cores.`,
+      ` load generator, upstream, proxy and gateways share the machine's cores.`,
   );
   out.push(
     `  Upstream: simulated OpenAI, latency 0 ms; every answer is ${SETTINGS.answerWords} words` +
       ` (streaming: ${SETTINGS.answerWords + 2} SSE chunks + [DONE]).` +
       (SETTINGS.quick ? '  QUICK MODE: short runs, a smoke check only.' : ''),
   );
+  out.push('  Gateways (each its own process, same upstream, same bare proxy, same rounds):');
+  for (const s of SETTINGS.scenarios) out.push(`    ${label(s).padEnd(16)} ${SCENARIOS[s].summary}`);
   if (SETTINGS.profile || SETTINGS.allocProfile || SETTINGS.gatewayNodeFlags.length)
     out.push(
       `  DIAGNOSTIC RUN (${[SETTINGS.profile ? '--profile' : '', SETTINGS.allocProfile ? '--alloc-profile' : '', ...SETTINGS.gatewayNodeFlags].filter(Boolean).join(' ')}): ` +
@@ -44,10 +47,11 @@ function saturationSection(out: string[]): void {
       `median of ${rounds} interleaved round${rounds === 1 ? '' : 's'}; latency is at saturation, so it is mostly queueing)`,
   );
   out.push(
-    `   Every target and mode first had ${SETTINGS.initialWarmupSec} s of warm-up at saturation (JIT, heap sizing).`,
+    `   Every target and mode first had ${SETTINGS.initialWarmupSec} s of warm-up at saturation (JIT, heap sizing).` +
+      ' The gateways run in a different order each round.',
   );
   const satRows = allSaturationSummaries().map((s) => [
-    `${s.mode} ${LABEL[s.target]}`,
+    `${s.mode} ${label(s.target)}`,
     int(s.rps),
     fixed(s.p50, 2),
     fixed(s.p99, 2),
@@ -80,33 +84,40 @@ function saturationSection(out: string[]): void {
       '   "other cores": CPU used meanwhile by processes outside the benchmark, the kernel\'s own threads included;\n' +
       '   every column is the median across rounds; responses are summed)',
   );
+  redisLine(out);
   const ratioRows: (string | number)[][] = [];
   const perRoundRows: (string | number)[][] = [];
   for (const mode of MODES) {
-    const share = pairedSaturationRatio(mode, 'gateway', 'proxy');
-    const ofDirect = pairedSaturationRatio(mode, 'gateway', 'direct');
     const proxyOfDirect = pairedSaturationRatio(mode, 'proxy', 'direct');
-    const cpu = pairedSaturationRatio(mode, 'gateway', 'proxy', serverCpuOf);
-    if (!share || !ofDirect || !proxyOfDirect) continue;
-    ratioRows.push([
-      mode,
-      percent(share.median, 1),
-      percent(ofDirect.median, 1),
-      percent(proxyOfDirect.median, 1),
-      fixed(cpu?.median ?? Number.NaN, 2),
-    ]);
-    perRoundRows.push([mode, ...share.perRound.map((v) => percent(v, 1))]);
+    if (proxyOfDirect) ratioRows.push([`${mode} bare proxy`, '', percent(proxyOfDirect.median, 1), '', '']);
+    for (const scenario of SETTINGS.scenarios) {
+      const share = pairedSaturationRatio(mode, scenario, 'proxy');
+      const ofDirect = pairedSaturationRatio(mode, scenario, 'direct');
+      if (!share || !ofDirect) continue;
+      const cpu = pairedSaturationRatio(mode, scenario, 'proxy', serverCpuOf);
+      const ofPlain = SCENARIOS[scenario].versusPlain
+        ? pairedSaturationRatio(mode, scenario, 'plain')
+        : undefined;
+      ratioRows.push([
+        `${mode} ${label(scenario)}`,
+        percent(share.median, 1),
+        percent(ofDirect.median, 1),
+        ofPlain ? percent(ofPlain.median, 1) : '',
+        fixed(cpu?.median ?? Number.NaN, 2),
+      ]);
+      perRoundRows.push([`${mode} ${label(scenario)}`, ...share.perRound.map((v) => percent(v, 1))]);
+    }
   }
   if (ratioRows.length) {
     out.push('');
     out.push(
       table(
         [
-          'ratios (per round, then median)',
-          'gateway/proxy',
-          'gateway/direct',
-          'proxy/direct',
-          'gateway CPU per req / proxy',
+          'throughput ratios (per round, then median)',
+          'of proxy',
+          'of direct',
+          'of gw plain',
+          'CPU per req / proxy',
         ],
         ratioRows,
       ),
@@ -121,48 +132,33 @@ function saturationSection(out: string[]): void {
   }
 }
 
-/** 3. Memory. */
-function memorySection(out: string[], memory: MemoryReport): void {
-  out.push('');
-  const m = state.records.find((r) => r.phase === 'memory');
+/** The Redis server's CPU per request while limits-redis ran, and while the other gateways ran. */
+function redisLine(out: string[]): void {
+  if (state.redisPid === undefined || !SETTINGS.scenarios.includes('limits-redis')) return;
+  const parts = MODES.map((mode) => {
+    const own = median(
+      phaseRuns('saturation', 'limits-redis', mode).map((r) => r.cpuUsPerRequest.redis ?? Number.NaN),
+    );
+    const others = median(
+      SETTINGS.scenarios
+        .filter((s) => s !== 'limits-redis')
+        .flatMap((s) => phaseRuns('saturation', s, mode).map((r) => r.cpuUsPerRequest.redis ?? Number.NaN)),
+    );
+    return `${mode} ${fixed(own, 0)} (${fixed(others, 0)} during the other gateways' runs)`;
+  });
   out.push(
-    `3. Gateway memory (RSS, and live heap after a full GC) over ${SETTINGS.memorySec} s at ${int(SETTINGS.fixedRate)} req/s, ` +
-      `alternating streaming and non-streaming` +
-      (m ? ` (${int(m.load.ok)} responses, p99 ${fixed(m.load.latencyMs.p99, 2)} ms)` : ''),
-  );
-  out.push(
-    table(
-      ['t (s)', ...memory.samples.map((s) => fixed(s.tSec, 0))],
-      [
-        ['RSS MiB', ...memory.samples.map((s) => mib(s.rssBytes))],
-        [
-          'live heap MiB',
-          ...memory.samples.map((s) => (s.liveHeapBytes === undefined ? '-' : mib(s.liveHeapBytes))),
-        ],
-      ],
-    ),
-  );
-  out.push(
-    `  start ${mib(memory.startBytes)} MiB, end ${mib(memory.endBytes)} MiB, max ${mib(memory.maxBytes)} MiB; ` +
-      `second half ${mib(memory.midBytes)} → ${mib(memory.endBytes)} MiB (${signed(memory.secondHalfGrowth * 100, 1)}%)`,
-  );
-  const live = memory.liveHeap;
-  out.push(
-    live
-      ? `  live heap: start ${mib(live.startBytes)} MiB, end ${mib(live.endBytes)} MiB; second half ` +
-          `${mib(live.midBytes)} → ${mib(live.endBytes)} MiB (${signed(live.secondHalfGrowth * 100, 1)}%)`
-      : '  live heap: not measured (the heap probe did not answer every sample)',
+    `  Redis server (pid ${state.redisPid}, shared with anything else using it), CPU µs per request of gw limits-redis: ${parts.join('; ')}`,
   );
 }
 
-/** 4. Correctness. */
+/** 6. Correctness. */
 function correctnessSection(out: string[]): void {
   const records = state.records;
   out.push('');
   const measured = records.filter((r) => r.phase !== 'warm-up');
   const total = (f: (l: LoadResult) => number) => records.reduce((sum, r) => sum + f(r.load), 0);
   out.push(
-    `4. Correctness: ${records.length} runs (${measured.length} measured + warm-ups), ` +
+    `6. Correctness: ${records.length} runs (${measured.length} measured + warm-ups), ` +
       `${int(total((l) => l.ok))} good responses; non-2xx ${total((l) => l.non2xx)}, ` +
       `errors ${total((l) => l.errors)}, timeouts ${total((l) => l.timeouts)}, wrong bodies ${total((l) => l.mismatches)}`,
   );
@@ -173,22 +169,17 @@ function correctnessSection(out: string[]): void {
   if (noisy.length) {
     out.push('');
     out.push(
-      `   WARNING: other processes used > ${NOISE_CORES} cores during ${noisy.length} measured run(s): ` +
-        noisy
-          .map(
-            (r) =>
-              `${r.phase}${r.round === undefined ? '' : ` r${r.round}`} ${r.mode} ${LABEL[r.target]} (${fixed(r.otherCores ?? 0, 2)})`,
-          )
-          .join(', ') +
-        '. Those numbers are disturbed; rerun on a quiet machine.',
+      `   WARNING: other processes used > ${NOISE_CORES} cores during ${noisy.length} of ${measured.length} measured runs ` +
+        `(median ${fixed(median(noisy.map((r) => r.otherCores ?? 0)), 2)} cores, max ${fixed(Math.max(...noisy.map((r) => r.otherCores ?? 0)), 2)}). ` +
+        'Those numbers are disturbed; rerun on a quiet machine (.bench/last.json lists each run).',
     );
   }
 }
 
-/** 5. Targets. */
+/** 7. Targets. */
 function targetsSection(out: string[], checks: TargetCheck[]): void {
   out.push('');
-  out.push('5. Targets');
+  out.push('7. Targets');
   out.push(
     table(
       ['target', 'measured', 'result'],
@@ -197,12 +188,15 @@ function targetsSection(out: string[], checks: TargetCheck[]): void {
   );
 }
 
-export function printReport(memory: MemoryReport | undefined, checks: TargetCheck[]): void {
+export function printReport(memory: Partial<Record<string, MemoryReport>>, checks: TargetCheck[]): void {
   const out: string[] = [];
   headerSection(out);
   saturationSection(out);
   fixedRateSection(out);
-  if (memory) memorySection(out, memory);
+  memorySection(out, memory);
+  requestLogSection(out);
+  routingSection(out);
+  admissionSection(out);
   correctnessSection(out);
   if (checks.length) targetsSection(out, checks);
   process.stdout.write(`${out.join('\n')}\n`);

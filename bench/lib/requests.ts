@@ -1,22 +1,29 @@
 /** What the benchmark sends to each target, and how it checks every answer. */
 
 import { ANSWER_WORDS, GATEWAY_KEY, GATEWAY_MODEL, UPSTREAM_API_KEY, UPSTREAM_MODEL } from './constants.ts';
+import type { ScenarioName } from './scenarios.ts';
 
-export type TargetName = 'direct' | 'proxy' | 'gateway';
+/** The upstream itself, the bare proxy, or the gateway of one scenario. */
+export type TargetName = 'direct' | 'proxy' | ScenarioName;
 export type Mode = 'non-streaming' | 'streaming';
 
-export const TARGET_NAMES: TargetName[] = ['direct', 'proxy', 'gateway'];
 export const MODES: Mode[] = ['non-streaming', 'streaming'];
-export const LABEL: Record<TargetName, string> = {
-  direct: 'direct',
-  proxy: 'bare proxy',
-  gateway: 'gateway',
-};
+
+export function isGateway(target: TargetName): target is ScenarioName {
+  return target !== 'direct' && target !== 'proxy';
+}
+
+/** How a target is named in the report: `direct`, `bare proxy`, `gw plain`, `gw limits-redis`. */
+export function label(target: TargetName): string {
+  if (target === 'direct') return 'direct';
+  if (target === 'proxy') return 'bare proxy';
+  return `gw ${target}`;
+}
 
 const PROMPT = `Say hello. [sim:words=${ANSWER_WORDS}]`;
 
 export function chatRequest(target: TargetName, stream: boolean) {
-  const gateway = target === 'gateway';
+  const gateway = isGateway(target);
   return {
     method: 'POST',
     path: '/v1/chat/completions',

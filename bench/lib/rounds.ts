@@ -4,8 +4,15 @@
  * does not decide the figure), and the rounds themselves so the spread stays visible.
  */
 
-import { MODES, type Mode, TARGET_NAMES, type TargetName } from './requests.ts';
+import { MODES, type Mode, type TargetName } from './requests.ts';
+import { SCENARIO_NAMES } from './scenarios.ts';
 import { type RunRecord, state } from './state.ts';
+
+/** Every target that has runs, in the canonical order: direct, proxy, then the gateways. */
+export function measuredTargets(): TargetName[] {
+  const all: TargetName[] = ['direct', 'proxy', ...SCENARIO_NAMES];
+  return all.filter((t) => state.records.some((r) => r.target === t));
+}
 
 /** Median of the values (mean of the middle two for an even count); NaN when empty. */
 export function median(values: number[]): number {
@@ -37,13 +44,11 @@ export interface RoundsSummary {
 
 /** CPU µs per request of the process under test: the upstream itself for direct. */
 export function serverCpuOf(r: RunRecord): number | undefined {
-  return r.target === 'direct'
-    ? r.cpuUsPerRequest.upstream
-    : r.cpuUsPerRequest[r.target as 'proxy' | 'gateway'];
+  return r.cpuUsPerRequest[r.target === 'direct' ? 'upstream' : r.target];
 }
 
 /** The measured runs of one phase, target and mode, in round order. */
-function phaseRuns(phase: 'saturation' | 'fixed-rate', target: TargetName, mode: Mode): RunRecord[] {
+export function phaseRuns(phase: 'saturation' | 'fixed-rate', target: TargetName, mode: Mode): RunRecord[] {
   return state.records
     .filter((r) => r.phase === phase && r.target === target && r.mode === mode)
     .sort((a, b) => (a.round ?? 0) - (b.round ?? 0));
@@ -53,7 +58,7 @@ function phaseRuns(phase: 'saturation' | 'fixed-rate', target: TargetName, mode:
 function everyTargetAndMode<S>(summarize: (target: TargetName, mode: Mode) => S | undefined): S[] {
   const out: S[] = [];
   for (const mode of MODES) {
-    for (const target of TARGET_NAMES) {
+    for (const target of measuredTargets()) {
       const s = summarize(target, mode);
       if (s) out.push(s);
     }
@@ -108,7 +113,7 @@ export function saturationSummary(target: TargetName, mode: Mode): SaturationSum
   const runs = phaseRuns('saturation', target, mode);
   if (!runs.length) return undefined;
   const med = (f: (r: RunRecord) => number | undefined) => median(runs.map((r) => f(r) ?? Number.NaN));
-  const server = target === 'direct' ? 'upstream' : target;
+  const server = target === 'direct' ? ('upstream' as const) : target;
   return {
     target,
     mode,
@@ -126,8 +131,8 @@ export function saturationSummary(target: TargetName, mode: Mode): SaturationSum
 }
 
 /**
- * A ratio between two targets at saturation, taken within each round (runs seconds apart, so the
- * machine's drift mostly cancels), then the median across rounds.
+ * A ratio (or difference) between two targets, taken within each round (runs seconds apart, so
+ * the machine's drift mostly cancels), then the median across rounds.
  */
 export interface PairedRatio {
   median: number;
@@ -140,14 +145,39 @@ export function pairedSaturationRatio(
   denominator: TargetName,
   value: (r: RunRecord) => number | undefined = (r) => r.load.rps,
 ): PairedRatio | undefined {
-  const top = phaseRuns('saturation', numerator, mode);
-  const bottom = phaseRuns('saturation', denominator, mode);
+  return paired('saturation', mode, numerator, denominator, value, (a, b) => (b > 0 ? a / b : undefined));
+}
+
+/**
+ * A difference between two targets at the fixed rate (a statistic of `a` minus the same of `b`),
+ * taken within each round, then the median across rounds: what one gateway configuration adds
+ * over another, with the round's slow periods hitting both.
+ */
+export function pairedFixedRateDifference(
+  mode: Mode,
+  a: TargetName,
+  b: TargetName,
+  value: (r: RunRecord) => number | undefined,
+): PairedRatio | undefined {
+  return paired('fixed-rate', mode, a, b, value, (x, y) => x - y);
+}
+
+function paired(
+  phase: 'saturation' | 'fixed-rate',
+  mode: Mode,
+  a: TargetName,
+  b: TargetName,
+  value: (r: RunRecord) => number | undefined,
+  combine: (a: number, b: number) => number | undefined,
+): PairedRatio | undefined {
+  const bRuns = phaseRuns(phase, b, mode);
   const perRound: number[] = [];
-  for (const t of top) {
-    const b = bottom.find((r) => r.round === t.round);
-    const tv = value(t);
-    const bv = b ? value(b) : undefined;
-    if (tv !== undefined && bv !== undefined && bv > 0) perRound.push(tv / bv);
+  for (const run of phaseRuns(phase, a, mode)) {
+    const other = bRuns.find((r) => r.round === run.round);
+    const av = value(run);
+    const bv = other ? value(other) : undefined;
+    const combined = av === undefined || bv === undefined ? undefined : combine(av, bv);
+    if (combined !== undefined && Number.isFinite(combined)) perRound.push(combined);
   }
   return perRound.length ? { median: median(perRound), perRound } : undefined;
 }

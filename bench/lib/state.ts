@@ -3,11 +3,30 @@
  * every load run, the running servers, the memory samples and the first failure.
  */
 
+import type { AdmissionResult } from './admission-result.ts';
 import type { LoadResult } from './load.ts';
+import type { GatewayCounters } from './metrics-scrape.ts';
 import type { Service } from './processes.ts';
 import type { Mode, TargetName } from './requests.ts';
+import type { ScenarioName } from './scenarios.ts';
 
-export type ServerName = 'upstream' | 'proxy' | 'gateway';
+/** The processes started by the run: the upstream, the bare proxy, and one gateway per scenario. */
+export type ServerName = 'upstream' | 'proxy' | ScenarioName;
+/** The processes whose CPU each run reads: ours, and the Redis server when limits-redis runs. */
+export type CpuName = ServerName | 'redis';
+
+/** The request log's counters around one run (gateways with a request log): from /metrics. */
+export interface RequestLogDelta {
+  /** Records the store acknowledged during the run. */
+  written: number;
+  dropped: number;
+  /** Records accepted into the queue during the run (written + change of queued + dropped). */
+  enqueued: number;
+  /** Records waiting or being written when the run ended. */
+  queuedAtEnd: number;
+  /** Written per second of the run. */
+  writtenPerSec: number;
+}
 
 export interface RunRecord {
   phase: 'warm-up' | 'saturation' | 'fixed-rate' | 'memory';
@@ -21,12 +40,12 @@ export interface RunRecord {
   round?: number;
   load: LoadResult;
   /** CPU each server used during the run, microseconds per completed request. */
-  cpuUsPerRequest: Partial<Record<ServerName, number>>;
+  cpuUsPerRequest: Partial<Record<CpuName, number>>;
   /** CPU each server used during the run, in cores (1 = one core busy all the time). */
-  cpuCores: Partial<Record<ServerName, number>>;
+  cpuCores: Partial<Record<CpuName, number>>;
   /**
    * Cores used by processes other than the benchmark's own (machine busy time minus the loader
-   * and the three servers), averaged over the run: above ~0.2 the run was disturbed.
+   * and the servers), averaged over the run: above ~0.2 the run was disturbed.
    */
   otherCores: number | undefined;
   /**
@@ -34,6 +53,10 @@ export interface RunRecord {
    * it is above zero, every process here waits at random moments, and latency tails are the host's.
    */
   stealCores: number | undefined;
+  /** Gateways with a request log: what it wrote during the run. */
+  requestLog?: RequestLogDelta;
+  /** Gateways scraped during their runs: how many scrapes, and the slowest (ms). */
+  scrapes?: { count: number; maxMs: number };
 }
 
 export interface MemorySample {
@@ -46,13 +69,32 @@ export interface MemorySample {
 export const state: {
   records: RunRecord[];
   services: Partial<Record<ServerName, Service>>;
-  memorySamples: MemorySample[];
+  /**
+   * The Redis server's pid when limits-redis runs and Redis is on this machine: its CPU is part of
+   * that gateway's cost (and would otherwise count as another process's noise).
+   */
+  redisPid: number | undefined;
+  /** `git describe` of the checkout when the run started (others may commit meanwhile). */
+  git: string;
+  /** The memory phase's samples, per gateway. */
+  memorySamples: Partial<Record<ScenarioName, MemorySample[]>>;
+  /** Each gateway's counters from /metrics when the load phases began and after the last run. */
+  counters: Partial<Record<ScenarioName, { first: GatewayCounters; last?: GatewayCounters }>>;
+  /** bench/limits.ts's figures (the cost of admission and settlement), when it ran. */
+  admission: AdmissionResult | undefined;
+  /** Why bench/limits.ts did not give figures. */
+  admissionFailure: string | undefined;
   /** The first thing that went wrong: set once, the run then stops with exit code 1. */
   failure: string | undefined;
 } = {
   records: [],
   services: {},
-  memorySamples: [],
+  redisPid: undefined,
+  git: 'unknown',
+  memorySamples: {},
+  counters: {},
+  admission: undefined,
+  admissionFailure: undefined,
   failure: undefined,
 };
 
