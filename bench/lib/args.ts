@@ -9,8 +9,8 @@ import { DEFAULT_REDIS_URL } from './redis.ts';
 import { isScenario, SCENARIO_NAMES, type ScenarioName } from './scenarios.ts';
 
 export const USAGE = `Usage: node bench/run.ts [--quick] [--scenarios a,b] [--json FILE] [--connections N] [--rate N]
-                         [--rounds N] [--redis URL] [--profile] [--alloc-profile] [--strict]
-                         [--gateway-flags=FLAGS]
+                         [--rounds N] [--redis URL] [--wait-quiet SEC] [--profile] [--alloc-profile]
+                         [--strict] [--gateway-flags=FLAGS]
 
   --quick          short runs (2 s saturation and fixed rate, 6 s memory per gateway, 1 round):
                    a smoke check
@@ -25,6 +25,9 @@ export const USAGE = `Usage: node bench/run.ts [--quick] [--scenarios a,b] [--js
   --rounds N       rounds of the saturation and the fixed-rate phase, each running direct, proxy
                    and every gateway back to back per mode; the report gives the median across
                    rounds (default 3, --quick 1)
+  --wait-quiet SEC before each measured run, wait until processes outside the benchmark use at
+                   most 0.2 cores for a second, up to SEC seconds, then run anyway (default 0:
+                   no waiting; each check takes a second). For a machine shared with other work
   --profile        run the gateways under node --cpu-prof and list their hot spots (slows them:
                    the numbers of a profiled run are not comparable)
   --alloc-profile  sample every allocation the gateways make (collected garbage included) and
@@ -58,6 +61,7 @@ function parseCli() {
       rounds: { type: 'string' },
       scenarios: { type: 'string' },
       redis: { type: 'string' },
+      'wait-quiet': { type: 'string' },
       profile: { type: 'boolean', default: false },
       'alloc-profile': { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
@@ -114,6 +118,8 @@ export const SETTINGS = {
    */
   streamingFixedRateGateway: scenarios.includes('plain') ? ('plain' as const) : scenarios[0]!,
   redisUrl: args.redis ?? DEFAULT_REDIS_URL,
+  /** Longest wait for a quiet machine before each measured run (0: never wait). */
+  waitQuietSec: positiveInt('--wait-quiet', args['wait-quiet'], 0),
   /** First contact with each target and mode: JIT and heap sizing settle in ~10 s of load. */
   initialWarmupSec: QUICK ? 1 : 4,
   /** Right before each measured saturation run. */

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { args, SETTINGS } from './args.ts';
+import { quietStats } from './quiet.ts';
 import { ROOT } from './repo.ts';
 import { MODES } from './requests.ts';
 import { allRoundsSummaries, allSaturationSummaries, pairedSaturationRatio } from './rounds.ts';
@@ -41,6 +42,8 @@ export function writeJson(memory: Partial<Record<string, MemoryReport>>, checks:
     counters: state.counters,
     /** bench/limits.ts: the cost of admission and settlement. */
     admission: state.admission ?? null,
+    /** --wait-quiet: how often and how long the run waited for a quiet machine. */
+    quiet: quietStats,
     checks,
     passed: state.failure === undefined && checks.every((c) => c.pass),
   };

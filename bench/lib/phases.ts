@@ -10,6 +10,7 @@ import { SETTINGS } from './args.ts';
 import { measure } from './measure.ts';
 import { scrape } from './metrics-scrape.ts';
 import { readRssBytes } from './processes.ts';
+import { waitForQuiet } from './quiet.ts';
 import { heapProbeFile } from './repo.ts';
 import { isGateway, MODES, type Mode, type TargetName } from './requests.ts';
 import { SCENARIOS, type ScenarioName } from './scenarios.ts';
@@ -57,6 +58,7 @@ export async function saturationPhase(): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     for (const mode of MODES) {
       for (const target of roundOrder(round)) {
+        await waitForQuiet();
         await measure('warm-up', target, mode, SETTINGS.warmupSec, undefined, round);
         checkFailure();
         await measure('saturation', target, mode, SETTINGS.saturationSec, undefined, round);
@@ -81,6 +83,7 @@ export async function fixedRatePhase(): Promise<void> {
       for (const target of roundOrder(round)) {
         if (!runsAtFixedRate(target, mode)) continue;
         const { fixedRate, fixedRateWarmupSec, fixedRateSec } = SETTINGS;
+        await waitForQuiet();
         await measure('warm-up', target, mode, fixedRateWarmupSec, fixedRate, round);
         checkFailure();
         await measure('fixed-rate', target, mode, fixedRateSec, fixedRate, round);
@@ -122,6 +125,7 @@ export async function memoryPhase(): Promise<void> {
   );
   for (const scenario of SETTINGS.scenarios) {
     const pid = state.services[scenario]!.pid;
+    await waitForQuiet();
     const samples: NonNullable<(typeof state.memorySamples)[ScenarioName]> = [];
     state.memorySamples[scenario] = samples;
     const started = Date.now();

@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { NOISE_CORES, SETTINGS } from './args.ts';
 import { fixedRateSection } from './fixed-rate-report.ts';
 import type { LoadResult } from './load.ts';
+import { quietStats } from './quiet.ts';
 import { label, MODES } from './requests.ts';
 import { allSaturationSummaries, median, pairedSaturationRatio, phaseRuns, serverCpuOf } from './rounds.ts';
 import { admissionSection, memorySection, requestLogSection, routingSection } from './scenario-report.ts';
@@ -165,6 +166,12 @@ function correctnessSection(out: string[]): void {
   out.push(
     '   (each body checked: exactly the requested words, finish_reason stop / data: [DONE], no error event)',
   );
+  if (SETTINGS.waitQuietSec > 0) {
+    out.push(
+      `   --wait-quiet ${SETTINGS.waitQuietSec}: waited for a quiet machine ${quietStats.waits} times, ${fixed(quietStats.waitedSec, 0)} s in all; ` +
+        `ran without one ${quietStats.gaveUp} times`,
+    );
+  }
   const noisy = measured.filter((r) => r.otherCores !== undefined && r.otherCores > NOISE_CORES);
   if (noisy.length) {
     out.push('');
