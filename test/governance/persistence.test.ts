@@ -105,11 +105,11 @@ async function secondLife(url: string, before: Before): Promise<void> {
   assert.equal(first?.status, 200);
   assert.ok((first?.costUsd ?? 0) > 0);
   assert.equal(first?.attempts[0]?.provider, 'vllm');
-  // A refused key is not identified: its 401s are recorded without a key name.
+  // A revoked key's refusals are recorded under its name (who still uses it), newest first.
   const old = await requestLog(url, '?key=revoked&limit=10');
   assert.deepEqual(
     old.map((r) => r.status),
-    [200],
+    [401, 401, 200],
   );
   const refusedBefore = records.find((r) => r.id === before.requestIds.at(-1));
   assert.equal(refusedBefore?.status, 401);
