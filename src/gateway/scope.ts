@@ -5,6 +5,13 @@ import type { Exchange } from '../server/exchange.ts';
 import type { TokenEstimate } from './estimate.ts';
 import type { ModelRuntime, Runtime } from './runtime.ts';
 
+/** Abort reasons made once (an abort without one builds a DOMException and its stack each time). */
+const STOPPED: Record<AbortCause, DOMException> = {
+  client_gone: new DOMException('the client went away', 'AbortError'),
+  total_timeout: new DOMException('the total deadline passed', 'AbortError'),
+  shutting_down: new DOMException('the gateway is shutting down', 'AbortError'),
+};
+
 export interface RequestScope {
   context: AttemptContext;
   abortCause(): AbortCause | undefined;
@@ -29,7 +36,7 @@ export function openRequestScope(
   /** The first reason to stop wins; later ones do not rewrite it. */
   const stop = (reason: AbortCause) => {
     cause ??= reason;
-    controller.abort();
+    controller.abort(STOPPED[reason]);
   };
   const { routing } = model.model;
   const totalTimer = setTimeout(() => stop('total_timeout'), routing.timeouts.totalMs);

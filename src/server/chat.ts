@@ -9,7 +9,7 @@ import { estimateChat } from '../gateway/estimate.ts';
 import type { Delivery, InferenceSpec } from '../gateway/lifecycle.ts';
 import type { Runtime } from '../gateway/runtime.ts';
 import type { RequestScope } from '../gateway/scope.ts';
-import { createRequestImageLoader } from '../providers/shared/images.ts';
+import { createRequestImageLoader, type ImageLoader } from '../providers/shared/images.ts';
 import type { ChatStreamDecoder } from '../providers/types.ts';
 import type { AbortCause, ServedAttempt } from '../resilience/attempts.ts';
 import { failureFromTransportError } from '../transport/http.ts';
@@ -34,10 +34,7 @@ export function chatSpec(
   request: ChatRequest,
   requestBody: string | undefined,
 ): InferenceSpec<ChatAnswer> {
-  // One loader for every attempt: each image is fetched once, and not after the client left.
-  const imagesStop = new AbortController();
-  ex.res.once('close', () => imagesStop.abort());
-  const loadImage = createRequestImageLoader(rt.config.server.imageFetch, request, imagesStop.signal);
+  const loadImage = hasImages(request) ? requestImageLoader(rt, ex, request) : NO_IMAGES;
   const collectBodies = rt.config.logging.bodies;
   return {
     operation: 'chat',
@@ -90,6 +87,22 @@ export function chatSpec(
       return pipeStream(ex, served, answer.stream, meta, request.includeUsage, scope, collectBodies);
     },
   };
+}
+
+/** Providers ask for images only for image parts; a request without any never calls this. */
+const NO_IMAGES: ImageLoader = () => Promise.reject(new Error('this request has no image parts'));
+/** Made once: an abort without a reason builds (and captures a stack for) a DOMException each time. */
+const CLIENT_GONE = new DOMException('the client connection closed', 'AbortError');
+
+function hasImages(request: ChatRequest): boolean {
+  return request.messages.some((m) => m.role === 'user' && m.content.some((p) => p.type === 'image'));
+}
+
+/** One loader for every attempt: each image is fetched once, and not after the client left. */
+function requestImageLoader(rt: Runtime, ex: Exchange, request: ChatRequest): ImageLoader {
+  const stop = new AbortController();
+  ex.res.once('close', () => stop.abort(CLIENT_GONE));
+  return createRequestImageLoader(rt.config.server.imageFetch, request, stop.signal);
 }
 
 function usageOf(events: readonly ChatEvent[]): Usage | undefined {
