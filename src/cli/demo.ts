@@ -7,7 +7,11 @@ import { type SimCloud, startSimCloud } from '../sim/index.ts';
 import { drainOnSignal } from './signals.ts';
 
 /** Demo-only credentials: printed on purpose, accepted only by the simulated clouds and this gateway. */
-const DEMO_KEYS = { app: 'sk-demo-app-0001', research: 'sk-demo-research-0002' } as const;
+const DEMO_KEYS = {
+  app: 'sk-demo-app-0001',
+  research: 'sk-demo-research-0002',
+  admin: 'sk-demo-admin-0003',
+} as const;
 const SIM = {
   azure: 'azure-sim-key',
   openai: 'sk-openai-sim-key',
@@ -32,6 +36,7 @@ export function demoConfigYaml(sims: DemoSims, serviceAccountFile: string): stri
   return `# Written by \`switchyard demo\`: the simulated clouds' addresses change at every start.
 server: { host: 127.0.0.1, port: 8787 }
 storage: sqlite:./switchyard.db
+adminKey: ${DEMO_KEYS.admin}
 
 providers:
   - { id: azure-eastus, type: azure-openai, region: eastus, endpoint: ${sims.azure.url}, apiKey: ${SIM.azure}, apiVersion: "2024-10-21" }
@@ -70,9 +75,14 @@ models:
       - { provider: azure-eastus, model: emb-small, priority: 1 }
       - { provider: openai, model: text-embedding-3-small, priority: 2 }
 
+teams:
+  - name: research                   # keys of this team stay in Europe and spend at most $5 a day
+    boundary: { regions: ["europe-*"] }
+    budget: { usd: 5, period: day, mode: hard }
+
 keys:
   - { name: demo-app, key: ${DEMO_KEYS.app} }
-  - { name: demo-research, key: ${DEMO_KEYS.research}, models: [gpt-5] }
+  - { name: demo-research, key: ${DEMO_KEYS.research}, team: research, models: [gemini-2.5-flash], rpm: 20 }
 `;
 }
 
@@ -155,7 +165,8 @@ export async function runDemo(port: number): Promise<number> {
 
 Example keys:
   ${DEMO_KEYS.app}        all models
-  ${DEMO_KEYS.research}   gpt-5 only
+  ${DEMO_KEYS.research}   team research: gemini-2.5-flash only, inside Europe (Vertex AI), 20 rpm, $5/day
+  ${DEMO_KEYS.admin}      the admin key (/admin/*)
 
 Try (look at the x-switchyard-provider header with -i):
   ${chat('gpt-5')} -i
@@ -168,6 +179,16 @@ Make Azure fail (every request answers 503) and watch gpt-5 move to "openai":
     -d '{"faults":[{"kind":"status","status":503,"times":"always"}]}'
 Heal it:
   curl -s -X DELETE ${sims.azure.url}/_sim/faults
+
+The research key's data boundary keeps it on Vertex AI in Europe (the Gemini API is global):
+  curl -s ${g}/v1/chat/completions -H 'authorization: Bearer ${DEMO_KEYS.research}' \\
+    -H 'content-type: application/json' -d '{"model":"gemini-2.5-flash","messages":[{"role":"user","content":"hi"}]}' -i
+
+Where the requests went and what they cost:
+  curl -s ${g}/admin/requests?limit=5 -H 'authorization: Bearer ${DEMO_KEYS.admin}'
+  curl -s '${g}/admin/usage?groupBy=model' -H 'authorization: Bearer ${DEMO_KEYS.admin}'
+  curl -s ${g}/admin/deployments -H 'authorization: Bearer ${DEMO_KEYS.admin}'
+  curl -s ${g}/metrics
 
 OpenAI SDK: new OpenAI({ baseURL: '${g}/v1', apiKey: '${DEMO_KEYS.app}' })
 

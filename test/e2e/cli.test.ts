@@ -193,6 +193,25 @@ keys: [{ name: app, key: sk-cli-test-0001 }]
         assert.equal(reply.response.headers.get('x-switchyard-provider'), fallback, model);
         assert.equal(reply.response.headers.get('x-switchyard-attempts'), '2', model);
       }
+      // The research key's team keeps it inside Europe: the global Gemini API is out of bounds.
+      const research = /(sk-demo-research-\w+)/.exec(output)?.[1];
+      const adminKey = /(sk-demo-admin-\w+)/.exec(output)?.[1];
+      assert.ok(research && adminKey, output);
+      const inEurope = await new OpenAI({
+        baseURL: `${demo.url}/v1`,
+        apiKey: research,
+        maxRetries: 0,
+      }).chat.completions
+        .create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      assert.equal(inEurope.response.headers.get('x-switchyard-provider'), 'vertex-europe-west4');
+      const records = await fetch(`${demo.url}/admin/requests?limit=1`, {
+        headers: { authorization: `Bearer ${adminKey}` },
+      });
+      const [latest] = ((await records.json()) as { data: Array<{ keyName: string; boundary: string }> })
+        .data;
+      assert.equal(latest?.keyName, 'demo-research');
+      assert.match(latest?.boundary ?? '', /regions=europe-\*/);
     } finally {
       demo.child.kill('SIGTERM');
       assert.equal(await demo.exit, 0);
