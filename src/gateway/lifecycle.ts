@@ -1,7 +1,7 @@
 /**
- * One request, one lifecycle: authenticate → validate → admit (model allowlist, data boundary) →
- * plan → attempts → deliver → settle → record. Each stage is a plain function call; every path,
- * errors included, ends in exactly one request record.
+ * One request, one lifecycle: authenticate → validate → admit (model allowlists, data boundary,
+ * rate limits and budget reservation) → plan → attempts → deliver → settle → record. Each stage is
+ * a plain function call; every path, errors included, ends in exactly one request record.
  */
 
 import { costOfUsage, maxCostOfRequest } from '../accounting/cost.ts';
@@ -208,18 +208,22 @@ async function serve<T>(
     totalMs: model.model.routing.timeouts.totalMs,
   });
   Object.assign(ex.headers, admission.headers);
-  const commitments =
-    model.model.strategy === 'commitment-first'
-      ? planCommitments(
-          await commitmentStatus(rt.config, rt.limits, new Set(deployments.map((d) => d.provider.id))).catch(
-            () => [],
-          ),
-        )
-      : undefined;
-  const scope = openRequestScope(rt, ex, model, deployments, spec, attemptSpans(trace), commitments);
+  let scope: RequestScope | undefined;
   let served: ServedAttempt | undefined;
   let usage: Usage | undefined;
+  // From here on the reservation is settled whatever happens (a throw included).
   try {
+    const commitments =
+      model.model.strategy === 'commitment-first'
+        ? planCommitments(
+            await commitmentStatus(
+              rt.config,
+              rt.limits,
+              new Set(deployments.map((d) => d.provider.id)),
+            ).catch(() => []),
+          )
+        : undefined;
+    scope = openRequestScope(rt, ex, model, deployments, spec, attemptSpans(trace), commitments);
     const result = await runAttempts(scope.context, spec.attempt);
     record.attempts = result.attempts;
     ex.attempts = result.attempts.filter((a) => a.outcome !== 'skipped').length;
@@ -264,7 +268,7 @@ async function serve<T>(
     }
   } finally {
     served?.end(usage ? usage.totalTokens : undefined);
-    scope.close();
+    scope?.close();
     // After the answer: settlement never holds up the client.
     admission
       .settle({
