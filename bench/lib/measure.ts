@@ -4,15 +4,19 @@
  * around the run (request log) or during it (scrapes, as a Prometheus server would).
  */
 
+import { readFileSync } from 'node:fs';
 import { NOISE_CORES, SETTINGS } from './args.ts';
+import type { GcTotals } from './gc-probe.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { type GatewayCounters, scrape } from './metrics-scrape.ts';
 import { readCpuMs, readStealMs, readSystemBusyMs } from './processes.ts';
+import { gcStatsFile } from './repo.ts';
 import { chatRequest, isGateway, label, type Mode, type TargetName, verifyBody } from './requests.ts';
 import { SCENARIOS } from './scenarios.ts';
 import {
   BenchError,
   type CpuName,
+  type GcDelta,
   log,
   type RequestLogDelta,
   type RunRecord,
@@ -43,6 +47,32 @@ function cpuSnapshot(): Partial<Record<CpuName, number>> {
     if (ms !== undefined) out[name] = ms;
   }
   return out;
+}
+
+function readGc(target: TargetName): GcTotals | undefined {
+  if (!isGateway(target)) return undefined;
+  try {
+    return JSON.parse(readFileSync(gcStatsFile(target), 'utf8')) as GcTotals;
+  } catch {
+    return undefined;
+  }
+}
+
+function gcDelta(
+  before: GcTotals | undefined,
+  after: GcTotals | undefined,
+  requests: number,
+): GcDelta | undefined {
+  if (!before || !after) return undefined;
+  const scavenges = after.scavenges - before.scavenges;
+  const scavengeMs = after.scavengeMs - before.scavengeMs;
+  const majorMs = after.majorMs - before.majorMs;
+  return {
+    scavenges,
+    scavengeMeanMs: scavenges > 0 ? scavengeMs / scavenges : 0,
+    majors: after.majors - before.majors,
+    gcUsPerRequest: requests > 0 ? ((scavengeMs + majorMs) * 1000) / requests : Number.NaN,
+  };
 }
 
 function describeProblems(load: LoadResult): string | undefined {
@@ -120,6 +150,7 @@ export async function measure(
       : [chatRequest(target, mode === 'streaming')];
   const countersBefore = scenario?.requestLog ? await scrape(url) : undefined;
   const scraping = scenario?.scrapeEverySec ? startScraping(url, scenario.scrapeEverySec) : undefined;
+  const gcBefore = readGc(target);
   const before = cpuSnapshot();
   const systemBefore = readSystemBusyMs();
   const stealBefore = readStealMs();
@@ -138,6 +169,7 @@ export async function measure(
   const systemAfter = readSystemBusyMs();
   const stealAfter = readStealMs();
   const scrapes = scraping?.finish();
+  const gc = gcDelta(gcBefore, readGc(target), load.ok);
   const countersAfter = countersBefore ? await scrape(url) : undefined;
   const cpuUsPerRequest: RunRecord['cpuUsPerRequest'] = {};
   const cpuCores: RunRecord['cpuCores'] = {};
@@ -174,12 +206,14 @@ export async function measure(
       ? { requestLog: requestLogDelta(countersBefore, countersAfter, load.elapsedSec) }
       : {}),
     ...(scrapes ? { scrapes } : {}),
+    ...(gc ? { gc } : {}),
   };
   state.records.push(record);
   const l = load.latencyMs;
   log(
     `  ${`${phase}${round === undefined ? '' : ` r${round}`}`.padEnd(13)} ${label(target).padEnd(15)} ${mode.padEnd(13)} ${int(load.rps).padStart(6)} req/s` +
       `  p50 ${fixed(l.p50, 2)} ms  p99 ${fixed(l.p99, 2)} ms` +
+      (gc ? `  scavenge ${fixed(gc.scavengeMeanMs, 1)} ms` : '') +
       (record.requestLog ? `  log ${int(record.requestLog.writtenPerSec)} rec/s` : '') +
       (otherCores !== undefined && otherCores > NOISE_CORES
         ? `  (other processes: ${fixed(otherCores, 2)} cores)`

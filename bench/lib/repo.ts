@@ -48,3 +48,8 @@ export function gitDescription(): string {
     return 'unknown';
   }
 }
+
+/** Where a gateway's GC probe (gc-probe.ts) keeps its running GC totals. */
+export function gcStatsFile(gateway: string): string {
+  return join(ROOT, '.bench', `gc-${gateway}.json`);
+}

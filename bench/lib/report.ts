@@ -7,7 +7,13 @@ import type { LoadResult } from './load.ts';
 import { quietStats } from './quiet.ts';
 import { label, MODES } from './requests.ts';
 import { allSaturationSummaries, median, pairedSaturationRatio, phaseRuns, serverCpuOf } from './rounds.ts';
-import { admissionSection, memorySection, requestLogSection, routingSection } from './scenario-report.ts';
+import {
+  admissionSection,
+  gcTable,
+  memorySection,
+  requestLogSection,
+  routingSection,
+} from './scenario-report.ts';
 import { SCENARIOS } from './scenarios.ts';
 import { state } from './state.ts';
 import { fixed, int, percent, table } from './table.ts';
@@ -86,6 +92,7 @@ function saturationSection(out: string[]): void {
       '   every column is the median across rounds; responses are summed)',
   );
   redisLine(out);
+  gcTable(out);
   const ratioRows: (string | number)[][] = [];
   const perRoundRows: (string | number)[][] = [];
   for (const mode of MODES) {

@@ -14,6 +14,56 @@ import type { MemoryReport } from './targets.ts';
 
 const arrow = (a: number, b: number, c: number) => `${mib(a)} → ${mib(b)} → ${mib(c)}`;
 
+/**
+ * The gateways' garbage collection at saturation (gc-probe.ts): the mean scavenge pause tells
+ * whether most of each request's garbage is being promoted (15-30 ms) or dies young (1-4 ms).
+ */
+export function gcTable(out: string[]): void {
+  const rows: (string | number)[][] = [];
+  for (const mode of MODES) {
+    for (const s of SETTINGS.scenarios) {
+      const runs = phaseRuns('saturation', s, mode).filter((r) => r.gc);
+      if (!runs.length) continue;
+      const med = (f: (g: NonNullable<(typeof runs)[number]['gc']>) => number) =>
+        median(runs.map((r) => f(r.gc!)));
+      rows.push([
+        `${mode} ${label(s)}`,
+        runs.map((r) => fixed(r.gc!.scavengeMeanMs, 1)).join(' '),
+        fixed(
+          med((g) => g.scavenges),
+          0,
+        ),
+        fixed(
+          med((g) => g.majors),
+          0,
+        ),
+        fixed(
+          med((g) => g.gcUsPerRequest),
+          0,
+        ),
+      ]);
+    }
+  }
+  if (!rows.length) return;
+  out.push('');
+  out.push(
+    table(
+      [
+        'gateway GC at saturation',
+        'mean scavenge ms per round',
+        'scavenges/run',
+        'mark-compacts/run',
+        'GC pause µs/req',
+      ],
+      rows,
+    ),
+  );
+  out.push(
+    '  (1-4 ms scavenges: request garbage dies young; 15-30 ms: most of it is promoted, and CPU per request\n' +
+      '   nearly doubles; see docs/benchmarks.md. Medians across rounds except the per-round column.)',
+  );
+}
+
 /** 3. Memory of each gateway. */
 export function memorySection(out: string[], memory: Partial<Record<string, MemoryReport>>): void {
   const reports = SETTINGS.scenarios.flatMap((s) => (memory[s] ? [[s, memory[s]] as const] : []));

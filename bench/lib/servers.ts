@@ -11,7 +11,15 @@ import { gatewayConfig } from './gateway-config.ts';
 import { stopCurrentLoad } from './load.ts';
 import { setUnexpectedExitHandler, startService } from './processes.ts';
 import { localRedisPid } from './redis.ts';
-import { allocProfileFile, heapProbeFile, logDir, profileDir, profileRoot, ROOT } from './repo.ts';
+import {
+  allocProfileFile,
+  gcStatsFile,
+  heapProbeFile,
+  logDir,
+  profileDir,
+  profileRoot,
+  ROOT,
+} from './repo.ts';
 import { SCENARIOS, type ScenarioName } from './scenarios.ts';
 import { log, type ServerName, state } from './state.ts';
 
@@ -19,6 +27,8 @@ function gatewayNodeFlags(scenario: ScenarioName): string[] {
   return [
     // Idle until the memory phase signals it (a full GC, then the live heap): see heap-probe.ts.
     `--import=${pathToFileURL(join(ROOT, 'bench', 'lib', 'heap-probe.ts')).href}`,
+    // Running GC totals (scavenges, mark-compacts, pauses) for the per-run GC figures: gc-probe.ts.
+    `--import=${pathToFileURL(join(ROOT, 'bench', 'lib', 'gc-probe.ts')).href}`,
     ...SETTINGS.gatewayNodeFlags,
     ...(SETTINGS.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(scenario)}`] : []),
     ...(SETTINGS.allocProfile
@@ -59,6 +69,7 @@ export async function startServices(configDir: string, runId: string): Promise<v
       gatewayConfig(scenario, { upstreamUrl, dataDir: configDir, runId, redisUrl: SETTINGS.redisUrl }),
     );
     rmSync(heapProbeFile(scenario), { force: true });
+    rmSync(gcStatsFile(scenario), { force: true });
     if (SETTINGS.profile) mkdirSync(profileDir(scenario), { recursive: true });
     services[scenario] = await startService(
       scenario,
@@ -70,6 +81,7 @@ export async function startServices(configDir: string, runId: string): Promise<v
           ...process.env,
           SWITCHYARD_BENCH_ALLOC_PROFILE: SETTINGS.allocProfile ? allocProfileFile(scenario) : '',
           SWITCHYARD_BENCH_HEAP_PROBE: heapProbeFile(scenario),
+          SWITCHYARD_BENCH_GC_STATS: gcStatsFile(scenario),
         },
       },
     );

@@ -28,6 +28,16 @@ export interface RequestLogDelta {
   writtenPerSec: number;
 }
 
+/** A gateway's garbage collections during one run. */
+export interface GcDelta {
+  scavenges: number;
+  /** Mean pause of a scavenge (ms): 1-4 ms normally, 15-30 ms when most of each request is promoted. */
+  scavengeMeanMs: number;
+  majors: number;
+  /** All GC pause time per request (µs). */
+  gcUsPerRequest: number;
+}
+
 export interface RunRecord {
   phase: 'warm-up' | 'saturation' | 'fixed-rate' | 'memory';
   target: TargetName;
@@ -55,6 +65,8 @@ export interface RunRecord {
   stealCores: number | undefined;
   /** Gateways with a request log: what it wrote during the run. */
   requestLog?: RequestLogDelta;
+  /** Gateways: their garbage collections during the run (gc-probe.ts). */
+  gc?: GcDelta;
   /** Gateways scraped during their runs: how many scrapes, and the slowest (ms). */
   scrapes?: { count: number; maxMs: number };
 }
