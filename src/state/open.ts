@@ -16,7 +16,7 @@ export interface OpenStoreOptions {
   connectTimeoutMs?: number;
   /** SQLite: how long a write waits for another process's lock on the file (default 5000 ms). */
   busyTimeoutMs?: number;
-  /** memory: most request records kept, oldest forgotten first (default 100,000). */
+  /** memory: most request records kept, oldest forgotten first (default 10,000). */
   memoryMaxRequests?: number;
 }
 

@@ -91,7 +91,8 @@ describe('readOpenAICapacity', () => {
 
   it('no such headers (vLLM): undefined; malformed values are left out', () => {
     assert.equal(readOpenAICapacity({ 'content-type': 'application/json' }, NOW), undefined);
-    assert.deepEqual(
+    // Without a readable remaining count there is nothing for routing to act on.
+    assert.equal(
       readOpenAICapacity(
         {
           'x-ratelimit-remaining-requests': '-1',
@@ -101,7 +102,18 @@ describe('readOpenAICapacity', () => {
         },
         NOW,
       ),
-      { limitRequests: 60 },
+      undefined,
+    );
+    assert.deepEqual(
+      readOpenAICapacity(
+        {
+          'x-ratelimit-remaining-requests': '3',
+          'x-ratelimit-reset-requests': 'later',
+          'x-ratelimit-limit-requests': ['60', '70'],
+        },
+        NOW,
+      ),
+      { remainingRequests: 3, limitRequests: 60 },
     );
   });
 });

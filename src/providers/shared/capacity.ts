@@ -62,6 +62,10 @@ export function parseRfc3339(value: string | undefined): number | undefined {
 
 /** The signal with its undefined fields left out, or undefined when nothing was read. */
 export function compact<T extends object>(signal: T): T | undefined {
-  const entries = Object.entries(signal).filter(([, v]) => v !== undefined);
-  return entries.length === 0 ? undefined : (Object.fromEntries(entries) as T);
+  let empty = true;
+  for (const key of Object.keys(signal) as (keyof T)[]) {
+    if (signal[key] === undefined) delete signal[key];
+    else empty = false;
+  }
+  return empty ? undefined : signal;
 }
