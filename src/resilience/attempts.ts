@@ -476,6 +476,9 @@ function nextEvent<T>(
   ctx: AttemptContext,
   hedgeInMs: number | undefined,
 ): Promise<Settled<T> | 'hedge'> {
+  // One attempt and no hedge (the common case): no race to build.
+  const only = running.size === 1 && hedgeInMs === undefined ? running.values().next().value : undefined;
+  if (only) return only.settled;
   const settled = Promise.race([...running].map((r) => r.settled));
   if (hedgeInMs === undefined) return settled;
   let timer: NodeJS.Timeout | undefined;
