@@ -133,7 +133,10 @@ async function main(): Promise<number> {
     log('bench: the gateway is not built (dist/cli/main.js is missing): run `npm run build` first.');
     return 1;
   }
-  if (newestMtime(join(ROOT, 'src'), '.ts') > newestMtime(join(ROOT, 'dist'), '.js')) {
+  const distBuiltMs = newestMtime(join(ROOT, 'dist'), '.js');
+  state.build = { distBuiltAt: new Date(distBuiltMs).toISOString(), olderThanSrc: false };
+  if (newestMtime(join(ROOT, 'src'), '.ts') > distBuiltMs) {
+    state.build.olderThanSrc = true;
     log('bench: warning: src/ has changes newer than dist/: run `npm run build` (or `npm run bench`).');
   }
   if (usesRedis) {

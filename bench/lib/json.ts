@@ -18,6 +18,7 @@ export function writeJson(memory: Partial<Record<string, MemoryReport>>, checks:
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model.trim(),
     git: state.git,
+    build: state.build ?? null,
     settings: SETTINGS,
     targets: TARGETS,
     services: Object.fromEntries(

@@ -26,6 +26,14 @@ function headerSection(out: string[]): void {
     `  ${new Date().toISOString()}  node ${process.version}  ${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}` +
       `  ${Math.round(totalmem() / 2 ** 30)} GiB  git ${state.git} (at the start)`,
   );
+  if (state.build) {
+    out.push(
+      `  gateway build: dist/ built ${state.build.distBuiltAt}` +
+        (state.build.olderThanSrc
+          ? ' (OLDER than src/: the gateway measured is not the source of this commit)'
+          : ''),
+    );
+  }
   out.push(
     `  autocannon: ${SETTINGS.connections} connections, pipelining 1, same settings for every target;` +
       ` load generator, upstream, proxy and gateways share the machine's cores.`,

@@ -88,6 +88,8 @@ export const state: {
   redisPid: number | undefined;
   /** `git describe` of the checkout when the run started (others may commit meanwhile). */
   git: string;
+  /** When dist/ (the gateway that runs) was built, and whether src/ has changed since. */
+  build: { distBuiltAt: string; olderThanSrc: boolean } | undefined;
   /** The memory phase's samples, per gateway. */
   memorySamples: Partial<Record<ScenarioName, MemorySample[]>>;
   /** Each gateway's counters from /metrics when the load phases began and after the last run. */
@@ -103,6 +105,7 @@ export const state: {
   services: {},
   redisPid: undefined,
   git: 'unknown',
+  build: undefined,
   memorySamples: {},
   counters: {},
   admission: undefined,
