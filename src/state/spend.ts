@@ -6,9 +6,18 @@
 import type { RequestRecord } from '../telemetry/record.ts';
 import type { SpendScope } from './types.ts';
 
-/** `2026-03-01` for any time on that UTC day. */
+const DAY_MS = 86_400_000;
+let lastDay = Number.NaN;
+let lastDayText = '';
+
+/** `2026-03-01` for any time on that UTC day (the last day's text is kept: batches share a day). */
 export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== lastDay) {
+    lastDay = day;
+    lastDayText = new Date(day * DAY_MS).toISOString().slice(0, 10);
+  }
+  return lastDayText;
 }
 
 /** The roll-up's `scope` column: `key:<id>`, `team:<name>` or `provider:<id>`. */
