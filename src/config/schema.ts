@@ -448,8 +448,12 @@ export const loggingSchema = z.strictObject({
   queueSize: positiveInt().default(10_000),
   /** A batch is written when it has this many records ... */
   batchSize: positiveInt().default(500),
-  /** ... or when its oldest record has waited this long. */
-  flushMs: positiveInt().default(1000),
+  /**
+   * ... or when its oldest record has waited this long. Short on purpose: a record held past a few
+   * young-generation collections is promoted, and promoted garbage at the request rate showed as
+   * tens of percent more gateway CPU per request.
+   */
+  flushMs: positiveInt().default(50),
 });
 
 export const telemetrySchema = z.strictObject({

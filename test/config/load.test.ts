@@ -63,7 +63,7 @@ describe('the contract example', () => {
       retentionDays: 30,
       queueSize: 10000,
       batchSize: 500,
-      flushMs: 1000,
+      flushMs: 50,
     });
     assert.deepEqual(config.telemetry, { otlpEndpoint: 'http://127.0.0.1:4318', serviceName: 'switchyard' });
     assert.deepEqual(config.alerts, { webhook: 'https://hooks.example.com/switchyard' });
@@ -210,7 +210,7 @@ describe('defaults', () => {
       retentionDays: 30,
       queueSize: 10000,
       batchSize: 500,
-      flushMs: 1000,
+      flushMs: 50,
     });
     assert.deepEqual(config.telemetry, { serviceName: 'switchyard' });
     assert.deepEqual(config.alerts, {});
