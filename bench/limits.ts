@@ -260,6 +260,8 @@ if (stores.includes('redis')) {
 }
 
 process.stdout.write(`\n${admissionTable(result.series)}\n`);
+for (const [store, why] of Object.entries(result.skipped))
+  process.stdout.write(`  ${store}: not measured: ${why}\n`);
 process.stdout.write(
   `  (ms per request; targets: admit+settle p50 <= ${ADMISSION_TARGET_P50_MS.memory} ms in process, ` +
     `<= ${ADMISSION_TARGET_P50_MS.redis} ms on Redis)\n`,

@@ -143,7 +143,7 @@ async function main(): Promise<number> {
     const problem = await redisProblem(SETTINGS.redisUrl);
     if (problem) {
       log(
-        `bench: limits-redis needs Redis at ${SETTINGS.redisUrl} (--redis URL or SWITCHYARD_BENCH_REDIS): ${problem}.\n` +
+        `bench: limits-redis needs Redis at ${SETTINGS.redisUrl} (--redis URL or SWITCHYARD_BENCH_REDIS): ${problem.replace(/\.+$/, '')}.\n` +
           'Start it, or leave the scenario out: --scenarios plain,routing,governed,limits',
       );
       return 1;

@@ -6,9 +6,9 @@
  * never when idle). The benchmark reads the file around each run.
  *
  * Why: the gateway's cost per request at saturation depends on how much of each request's garbage
- * survives a scavenge. When V8 promotes most of it (seen on this build: ~12 MB per scavenge, 20-30 ms
- * pauses instead of 2-4 ms; see docs/benchmarks.md), CPU per request nearly doubles, and only the
- * GC figures show why.
+ * survives a scavenge. When V8 promotes much of it (seen on this build: ~12 MB per scavenge, 17-38 ms
+ * pauses instead of 2-4 ms, and more CPU per request; see docs/benchmarks.md), only the GC figures
+ * show why.
  */
 
 import { writeFileSync } from 'node:fs';

@@ -59,8 +59,8 @@ export function gcTable(out: string[]): void {
     ),
   );
   out.push(
-    '  (1-4 ms scavenges: request garbage dies young; 15-30 ms: most of it is promoted, and CPU per request\n' +
-      '   nearly doubles; see docs/benchmarks.md. Medians across rounds except the per-round column.)',
+    '  (1-4 ms scavenges: request garbage dies young; 15-30 ms: much of it is promoted, which costs CPU per\n' +
+      '   request; see docs/benchmarks.md. Medians across rounds except the per-round column.)',
   );
 }
 
