@@ -2,14 +2,17 @@
  * Compares the gateway's CPU per request and latency between two builds, in one run:
  *
  *   npm run build && node bench/compare.ts --baseline REF [--mode non-streaming|streaming]
- *                                          [--rate N | --saturation] [--rounds N] [--seconds N]
+ *                                          [--rate N | --saturation] [--rounds N] [--pairs N]
  *
  * REF (a commit, branch or tag) is checked out into a temporary git worktree and built there; the
  * current build is this checkout's dist/. Both gateways run side by side behind one simulated
  * upstream, and are loaded alternately (the order flips every round) in many short runs. Why not
  * two `npm run bench` runs: this machine's speed drifts by 30% between 5 s windows, so two runs
- * minutes apart cannot resolve a 5% change; paired rounds seconds apart can. The figure to read is
- * the median of the per-round ratios current / baseline.
+ * minutes apart cannot resolve a 5% change. But two processes of the same build differ too, by
+ * more: one pair gave 1.24x in 14 of 14 rounds and the next 0.84x in 12 of 14 (same two builds),
+ * and an A/A run of one commit in two worktrees gave 1.29 over 3 pairs. Run an A/A check
+ * (`--baseline .`, or the same commit) first and distrust any verdict smaller than its spread;
+ * `--pairs N` restarts both gateways N times (bench/README.md).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -19,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gatewayConfig, redisKeyName } from './lib/gateway-config.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
-import { killAllSync, readCpuMs, type Service, startService, stopAll } from './lib/processes.ts';
+import { killAllSync, readCpuMs, type Service, startService, stopAll, stopService } from './lib/processes.ts';
 import { DEFAULT_REDIS_URL, dropRedisKeys, redisProblem } from './lib/redis.ts';
 import { ROOT } from './lib/repo.ts';
 import { chatRequest, verifyBody } from './lib/requests.ts';
@@ -28,16 +31,25 @@ import { isScenario, SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './lib/
 import { fixed, percent, table } from './lib/table.ts';
 
 const USAGE = `Usage: node bench/compare.ts --baseline REF [--mode non-streaming|streaming]
-                              [--rate N | --saturation] [--rounds N] [--seconds N] [--scenario S]
+                              [--rate N | --saturation] [--rounds N] [--pairs N] [--seconds N] [--scenario S]
+                              [--baseline-flags="FLAGS"] [--current-flags="FLAGS"]
 
-  --baseline REF   the commit to compare with, built in a temporary git worktree
+  --baseline REF   the commit to compare with, built in a temporary git worktree; \`.\` runs this
+                   checkout's dist/ on both sides (an A/A check of the method, or with the flags
+                   below an A/B of node flags)
+  --baseline-flags="FLAGS", --current-flags="FLAGS"
+                   node flags for one side's gateway, space-separated, e.g.
+                   --current-flags=--max-semi-space-size=32
   --scenario S     the gateway configuration both builds run (default plain; one of
                    ${SCENARIO_NAMES.join(', ')}; see bench/README.md). Both gateways share the
                    same upstream (and, for limits-redis, the same Redis key: the limits never refuse)
   --mode M         non-streaming (default) or streaming
   --rate N         requests per second, paced (default 1000)
   --saturation     as fast as the gateway answers, instead of a fixed rate
-  --rounds N       paired rounds (default 10); the order of the two builds flips every round
+  --rounds N       paired rounds per pair of processes (default 10); the order of the two builds
+                   flips every round
+  --pairs N        start both gateways afresh N times (default 1) and report each pair's median
+                   ratio: one pair of processes can differ by ±25% from the next (bench/README.md)
   --seconds N      length of each run (default 3)
 
 Needs a built dist/ for the current side: run \`npm run build\` first.`;
@@ -63,8 +75,11 @@ function parse() {
       rate: { type: 'string' },
       saturation: { type: 'boolean', default: false },
       rounds: { type: 'string' },
+      pairs: { type: 'string' },
       seconds: { type: 'string' },
       scenario: { type: 'string', default: 'plain' },
+      'baseline-flags': { type: 'string', default: '' },
+      'current-flags': { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -86,11 +101,15 @@ if (values.saturation && values.rate !== undefined) fail('--rate and --saturatio
 const stream = values.mode === 'streaming';
 const rate = values.saturation ? undefined : positiveInt('--rate', values.rate, 1000);
 const rounds = positiveInt('--rounds', values.rounds, 10);
+const pairs = positiveInt('--pairs', values.pairs, 1);
 const seconds = positiveInt('--seconds', values.seconds, 3);
 if (!isScenario(values.scenario))
   fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}, got "${values.scenario}"`);
 const scenario: ScenarioName = values.scenario;
 const redisUrl = DEFAULT_REDIS_URL;
+/** Of saturation per side before the first counted round. */
+const WARM_UP_SECONDS = 15;
+const nodeFlags = (text: string) => text.split(/\s+/).filter((flag) => flag !== '');
 
 type Side = 'baseline' | 'current';
 
@@ -191,52 +210,79 @@ async function main(): Promise<void> {
   const runId = `${process.pid}-${Date.now()}`;
   let baselineRoot: string | undefined;
   try {
-    process.stdout.write(`Building ${values.baseline} in a temporary worktree…\n`);
-    const baseline = buildBaseline(values.baseline!, dir);
-    baselineRoot = baseline.root;
     const current = git(['rev-parse', '--short', 'HEAD']);
     const dirty = git(['status', '--porcelain', '--', 'src', 'bin']) ? ' + uncommitted' : '';
-    const commits: Record<Side, string> = { baseline: baseline.commit, current: `${current}${dirty}` };
+    const inPlace = values.baseline === '.';
+    if (!inPlace) process.stdout.write(`Building ${values.baseline} in a temporary worktree…\n`);
+    const baseline = inPlace
+      ? { root: ROOT, commit: `${current}${dirty}` }
+      : buildBaseline(values.baseline!, dir);
+    if (!inPlace) baselineRoot = baseline.root;
+    const flags: Record<Side, string[]> = {
+      baseline: nodeFlags(values['baseline-flags']),
+      current: nodeFlags(values['current-flags']),
+    };
+    const label = (side: Side, commit: string) =>
+      flags[side].length > 0 ? `${commit} ${flags[side].join(' ')}` : commit;
+    const commits: Record<Side, string> = {
+      baseline: label('baseline', baseline.commit),
+      current: label('current', `${current}${dirty}`),
+    };
 
     const upstream = await startService('upstream', ['bench/upstream.ts', '--latency-ms', '0'], {
       cwd: ROOT,
     });
-    // One config (and data folder: the governed scenario's SQLite file) per side.
-    const serve = (side: Side) => {
-      const dataDir = join(dir, `data-${side}`);
+    // One config (and data folder: the governed scenario's SQLite file) per side and pair.
+    const serve = (side: Side, pair: number) => {
+      const dataDir = join(dir, `data-${side}-${pair}`);
       mkdirSync(dataDir);
       const config = join(dataDir, 'switchyard.yaml');
       writeFileSync(config, gatewayConfig(scenario, { upstreamUrl: upstream.url, dataDir, runId, redisUrl }));
-      return ['bin/switchyard.js', 'serve', '--config', config, '--port', '0'];
-    };
-    const gateways: Record<Side, Service> = {
-      baseline: await startService('baseline', serve('baseline'), { cwd: baseline.root }),
-      current: await startService('current', serve('current'), { cwd: ROOT }),
+      return [...flags[side], 'bin/switchyard.js', 'serve', '--config', config, '--port', '0'];
     };
     process.stdout.write(
       `Comparing ${commits.baseline} (B) with ${commits.current} (C): scenario ${scenario}, ${values.mode}, ` +
-        `${rate === undefined ? 'saturation' : `${rate} req/s`}, ${rounds} rounds of ${seconds} s each\n`,
+        `${rate === undefined ? 'saturation' : `${rate} req/s`}, ${pairs} pair(s) of processes, ` +
+        `${rounds} rounds of ${seconds} s each\n`,
     );
-    // JIT and heap sizing settle under load before anything counts.
-    for (const side of ['baseline', 'current'] as const) await measure(gateways[side]);
-
     const rows: Round[] = [];
-    for (let i = 0; i < rounds; i++) {
-      const order: Side[] = i % 2 === 0 ? ['baseline', 'current'] : ['current', 'baseline'];
-      const partial: Partial<Record<Side, { cpuUs: number; load: LoadResult }>> = {};
-      for (const side of order) partial[side] = await measure(gateways[side]);
-      const b = partial.baseline!;
-      const c = partial.current!;
-      rows.push({
-        order,
-        cpuUs: { baseline: b.cpuUs, current: c.cpuUs },
-        load: { baseline: b.load, current: c.load },
-      });
-      process.stdout.write(
-        `  round ${i + 1}: B ${fixed(b.cpuUs, 0)} µs/req, C ${fixed(c.cpuUs, 0)} µs/req\n`,
-      );
+    const pairRatios: number[] = [];
+    for (let pair = 0; pair < pairs; pair++) {
+      const gateways: Record<Side, Service> = {
+        baseline: await startService('baseline', serve('baseline', pair), { cwd: baseline.root }),
+        current: await startService('current', serve('current', pair), { cwd: ROOT }),
+      };
+      // JIT and heap sizing settle under load before anything counts: a fresh gateway needs 10-15 s
+      // of saturation here before its CPU per request stops falling (~3x at first, see bench/README.md).
+      for (let s = 0; s < WARM_UP_SECONDS; s += seconds) {
+        for (const side of ['baseline', 'current'] as const) await measure(gateways[side]);
+      }
+      const pairRows: Round[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const order: Side[] = i % 2 === 0 ? ['baseline', 'current'] : ['current', 'baseline'];
+        const partial: Partial<Record<Side, { cpuUs: number; load: LoadResult }>> = {};
+        for (const side of order) partial[side] = await measure(gateways[side]);
+        const b = partial.baseline!;
+        const c = partial.current!;
+        pairRows.push({
+          order,
+          cpuUs: { baseline: b.cpuUs, current: c.cpuUs },
+          load: { baseline: b.load, current: c.load },
+        });
+        process.stdout.write(
+          `  pair ${pair + 1} round ${i + 1}: B ${fixed(b.cpuUs, 0)} µs/req, C ${fixed(c.cpuUs, 0)} µs/req\n`,
+        );
+      }
+      rows.push(...pairRows);
+      pairRatios.push(median(pairRows.map((r) => r.cpuUs.current / r.cpuUs.baseline)));
+      await Promise.all([stopService(gateways.baseline.pid), stopService(gateways.current.pid)]);
     }
     process.stdout.write(`\n${report(rows, commits)}\n`);
+    process.stdout.write(
+      `  per pair of processes (median of its rounds): ${pairRatios.map((r) => fixed(r, 3)).join(', ')}; ` +
+        `median ${fixed(median(pairRatios), 3)}. One pair of processes can differ from the next by ` +
+        `±25% here (an A/A check shows this machine's spread: bench/README.md).\n`,
+    );
   } finally {
     await stopAll(5_000);
     if (baselineRoot) git(['worktree', 'remove', '--force', baselineRoot]);

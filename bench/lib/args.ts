@@ -120,8 +120,12 @@ export const SETTINGS = {
   redisUrl: args.redis ?? DEFAULT_REDIS_URL,
   /** Longest wait for a quiet machine before each measured run (0: never wait). */
   waitQuietSec: positiveInt('--wait-quiet', args['wait-quiet'], 0),
-  /** First contact with each target and mode: JIT and heap sizing settle in ~10 s of load. */
-  initialWarmupSec: QUICK ? 1 : 4,
+  /**
+   * First contact with each target and mode. A fresh gateway's CPU per request falls ~3x over its
+   * first 10-15 s at saturation here (JIT tiers, heap sizing; the upstream's too), so a shorter
+   * warm-up measured a gateway still warming in round 1 (bench/README.md, "Warm-up").
+   */
+  initialWarmupSec: QUICK ? 1 : 15,
   /** Right before each measured saturation run. */
   warmupSec: 1,
   /** Right before each fixed-rate run, at that rate: lets the heap settle after saturation. */

@@ -153,6 +153,31 @@ describe('Transport.send', () => {
     assert.ok(await waitFor(() => closedEarly === 1), 'the upstream response was not closed');
   });
 
+  test('leaving a for-await over the body early aborts the upstream response', async () => {
+    closedEarly = 0;
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('first piece');
+    };
+    const response = await transport.send({ method: 'GET', url: `${base}/open`, headers: {} }, options());
+    for await (const chunk of response.body) {
+      assert.equal(Buffer.from(chunk).toString(), 'first piece');
+      break;
+    }
+    assert.ok(await waitFor(() => closedEarly === 1), 'the upstream response was not closed');
+  });
+
+  test('a body read to its end is not aborted by a later destroy, and reads as done after it', async () => {
+    closedEarly = 0;
+    handler = (_req, res) => res.end('all of it');
+    const response = await transport.send({ method: 'GET', url: `${base}/whole`, headers: {} }, options());
+    assert.equal(await response.body.text(), 'all of it');
+    response.body.destroy();
+    assert.deepEqual(await response.body[Symbol.asyncIterator]().next(), { value: undefined, done: true });
+    await sleep(50);
+    assert.equal(closedEarly, 0);
+  });
+
   test('readErrorBody reads at most 64 KiB of a huge error body and lets go of the rest', async () => {
     closedEarly = 0;
     handler = (_req, res) => {
@@ -258,7 +283,10 @@ describe('Transport.send', () => {
     // Nobody reads while the error happens: an unheard 'error' event would end the test process.
     await sleep(150);
     assert.ok(response.body.destroyed, 'the body should have failed');
-    await assert.rejects(response.body.text());
+    await assert.rejects(
+      response.body.text(),
+      (err: unknown) => err instanceof UpstreamError && err.failure.kind === 'connection',
+    );
   });
 
   test('text() joins a body sent in many writes, a character split across two of them included', async () => {
