@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, formatConfigError, loadConfigFile } from '../config/index.ts';
+import { tuneGarbageCollector } from './gc-tuning.ts';
 import { KEYS_HELP, keysCommand } from './keys.ts';
 import { USAGE_HELP, usageCommand } from './usage.ts';
 
@@ -53,6 +54,7 @@ async function serve(args: string[]): Promise<number> {
     options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
   });
   if (!values.config) throw new UsageError('serve: --config FILE is required');
+  tuneGarbageCollector();
   const port = parsePort(values.port);
   const config = loadConfigFile(values.config);
   // Loaded on demand: the server is most of the CLI's start-up time, and only serve needs it.
@@ -81,6 +83,7 @@ async function check(args: string[]): Promise<number> {
 
 async function demo(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { port: { type: 'string' } } });
+  tuneGarbageCollector();
   const { runDemo } = await import('./demo.ts');
   return runDemo(parsePort(values.port) ?? 8787);
 }
