@@ -181,13 +181,15 @@ ${deployment('steady')}`,
       const firstChoices: string[] = [];
       for (const r of results.slice(-8)) {
         const record = await recordOf(rig.url, r);
-        firstChoices.push(record.attempts.find((a) => a.outcome !== 'skipped')?.provider ?? '');
+        const first = record.attempts.find((a) => a.outcome !== 'skipped');
+        // Exploration (5%) may try it first now and then, and says so: not a choice by latency.
+        if (!first?.reason?.includes('exploration')) firstChoices.push(first?.provider ?? '');
       }
       const stillFirst = firstChoices.filter((p) => p === 'turns-slow').length;
-      // Exploration (5%) may still try it first now and then; a stale average would be 8 of 8.
+      // A stale average would put it first in every one of them.
       assert.ok(
         stillFirst <= 2,
-        `the stalled deployment was still tried first in ${stillFirst} of the last 8`,
+        `the stalled deployment was still chosen first in ${stillFirst} of the last ${firstChoices.length} (exploration picks left out)`,
       );
     } finally {
       await rig.close();
