@@ -101,14 +101,16 @@ export class MemoryStore implements Store {
       const id = `${scope}\u0000${day}`;
       this.spend.set(id, (this.spend.get(id) ?? 0) + usd);
     }
-    for (const record of records) this.requests.push(JSON.stringify(storedRequest(record)));
+    // As the lifecycle made it; made storable (storedRequest) when read, since reads are rare and
+    // writes are one per request.
+    for (const record of records) this.requests.push(JSON.stringify(record));
     if (this.requests.length > this.maxRequests) {
       this.requests = this.requests.slice(this.requests.length - this.maxRequests);
     }
   }
 
   private records(): RequestRecord[] {
-    return this.requests.map((text) => JSON.parse(text) as RequestRecord);
+    return this.requests.map((text) => storedRequest(JSON.parse(text) as RequestRecord));
   }
 
   async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
