@@ -60,7 +60,10 @@ export function parseRfc3339(value: string | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** The signal with its undefined fields left out, or undefined when nothing was read. */
+/**
+ * The signal with its undefined fields left out (deleted in place: callers pass a fresh literal),
+ * or undefined when nothing was read.
+ */
 export function compact<T extends object>(signal: T): T | undefined {
   let empty = true;
   for (const key of Object.keys(signal) as (keyof T)[]) {
