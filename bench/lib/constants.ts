@@ -28,3 +28,8 @@ export const LIMITS_KEY = {
 
 /** USD per million tokens on the `limits` deployments, so the hard budget applies. */
 export const LIMITS_PRICE = { input: 1, output: 2 } as const;
+
+/** How often, at most, a gateway's GC probe writes its totals (gc-probe.ts)... */
+export const GC_STATS_WRITE_EVERY_MS = 250;
+/** ... and how long bench/lib/measure.ts waits after a run's load before reading them. */
+export const GC_STATS_SETTLE_MS = GC_STATS_WRITE_EVERY_MS + 100;

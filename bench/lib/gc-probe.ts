@@ -2,8 +2,14 @@
  * Preloaded into each gateway by the benchmark (node --import): counts the process's garbage
  * collections (a PerformanceObserver on `gc` entries: young-generation scavenges and full
  * mark-compacts, with their pause times) and writes the running totals as JSON to
- * $SWITCHYARD_BENCH_GC_STATS after each batch of collections (a few times a second under load,
- * never when idle). The benchmark reads the file around each run.
+ * $SWITCHYARD_BENCH_GC_STATS at most every GC_STATS_WRITE_EVERY_MS (250 ms) after a collection,
+ * never when idle. The benchmark reads the file around each run, waiting GC_STATS_SETTLE_MS after
+ * a run's load so that the run's last collections are in it.
+ *
+ * Not after every batch of GC entries, as until 2026-12-07: those synchronous file writes showed
+ * as 0.8-2.1% of the gateway's time in two profiles at saturation (`writeFileUtf8`), a cost the
+ * bare proxy does not carry; every 100 ms 0.58%, every 250 ms 0.35% (`node bench/run.ts --quick
+ * --scenarios plain --profile`).
  *
  * Why: the gateway's cost per request at saturation depends on how much of each request's garbage
  * survives a scavenge. When V8 promotes much of it (seen on this build: ~12 MB per scavenge, 17-38 ms
@@ -13,6 +19,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { GC_STATS_WRITE_EVERY_MS } from './constants.ts';
 
 export interface GcTotals {
   scavenges: number;
@@ -42,9 +49,11 @@ if (file) {
         totals.majorMs += entry.duration;
       }
     }
-    write();
+    if (pending === undefined) pending = setTimeout(write, GC_STATS_WRITE_EVERY_MS).unref();
   }).observe({ entryTypes: ['gc'] });
+  let pending: NodeJS.Timeout | undefined;
   function write(): void {
+    pending = undefined;
     totals.atMs = Date.now();
     writeFileSync(file!, JSON.stringify(totals));
   }

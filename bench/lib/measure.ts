@@ -5,7 +5,9 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NOISE_CORES, SETTINGS } from './args.ts';
+import { GC_STATS_SETTLE_MS } from './constants.ts';
 import type { GcTotals } from './gc-probe.ts';
 import { type LoadResult, runLoad } from './load.ts';
 import { type GatewayCounters, scrape } from './metrics-scrape.ts';
@@ -169,6 +171,8 @@ export async function measure(
   const systemAfter = readSystemBusyMs();
   const stealAfter = readStealMs();
   const scrapes = scraping?.finish();
+  // The GC probe writes its totals at most every 250 ms: wait for the run's last collections.
+  if (gcBefore) await sleep(GC_STATS_SETTLE_MS);
   const gc = gcDelta(gcBefore, readGc(target), load.ok);
   const countersAfter = countersBefore ? await scrape(url) : undefined;
   const cpuUsPerRequest: RunRecord['cpuUsPerRequest'] = {};
