@@ -286,7 +286,9 @@ export async function runAttempts<T>(
       // A loser was silent at least this long: without it, a deployment that stalls and always
       // loses would keep its old latency average and stay first in least-latency plans.
       if (lostRace) ctx.states.slowerThan(other.deployment.key, latencyMs, ctx.stream);
-      const record = recordOf(other, 'aborted', latencyMs, { reason });
+      // Why it was tried stays in the record: a loser that exploration or a stale average sent
+      // first must read differently from one the plan had every reason to prefer.
+      const record = recordOf(other, 'aborted', latencyMs, { reason: `${reason} (${other.planned.reason})` });
       records.push(record);
       finishAttempt(other, record, 0);
     }

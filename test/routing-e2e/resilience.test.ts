@@ -89,7 +89,7 @@ describe('hedging', () => {
         assert.deepEqual(
           record.attempts.map((a) => [a.provider, a.outcome, a.hedge === true, a.reason]),
           [
-            ['primary', 'aborted', false, `hedge: lost to secondary/${UPSTREAM_MODEL}`],
+            ['primary', 'aborted', false, `hedge: lost to secondary/${UPSTREAM_MODEL} (chosen: priority 1)`],
             ['secondary', 'ok', true, 'hedge: no first output after 200 ms'],
           ],
           explain(record.attempts),

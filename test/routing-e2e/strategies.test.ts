@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { AttemptRecord } from '../../src/telemetry/record.ts';
 import { send, waitFor } from '../helpers/raw.ts';
 import {
   type ChatResult,
@@ -144,6 +145,14 @@ ${deployment('fast', 'priority: 1')}`,
   });
 });
 
+/**
+ * The attempt the plan put first: records list a hedge race's loser before its winner, so a
+ * first choice that won against a stalled hedge comes second, after that hedge.
+ */
+function firstChoice(record: { attempts: AttemptRecord[] }): AttemptRecord | undefined {
+  return record.attempts.find((a) => a.outcome !== 'skipped' && a.hedge !== true);
+}
+
 describe('least-latency with hedging', () => {
   test('a deployment that turns slow and keeps losing hedge races stops being chosen first', async () => {
     const clouds = await startClouds(['turns-slow', 'steady'], {
@@ -167,9 +176,7 @@ ${deployment('steady')}`,
       // The leader by latency; a request that exploration (5%) sent elsewhere says so in its reason.
       let leader: string | undefined;
       for (let i = 0; i < 10 && leader === undefined; i++) {
-        const first = (await recordOf(rig.url, await chat(rig.url, `measured ${i}`))).attempts.find(
-          (a) => a.outcome !== 'skipped',
-        );
+        const first = firstChoice(await recordOf(rig.url, await chat(rig.url, `measured ${i}`)));
         if (!first?.reason?.includes('exploration')) leader = first?.provider;
       }
       assert.equal(leader, 'turns-slow', 'the fast one leads after warm-up');
@@ -180,9 +187,9 @@ ${deployment('steady')}`,
         assert.equal(r.provider, 'steady', 'the hedge serves while the first choice stalls');
       const firstChoices: string[] = [];
       for (const r of results.slice(-8)) {
-        const record = await recordOf(rig.url, r);
-        const first = record.attempts.find((a) => a.outcome !== 'skipped');
-        // Exploration (5%) may try it first now and then, and says so: not a choice by latency.
+        const first = firstChoice(await recordOf(rig.url, r));
+        // Exploration (5%) may try it first now and then, and says so (a hedge race's loser too,
+        // in its reason's parentheses): not a choice by latency.
         if (!first?.reason?.includes('exploration')) firstChoices.push(first?.provider ?? '');
       }
       const stillFirst = firstChoices.filter((p) => p === 'turns-slow').length;
