@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { type Price, resolvePrice } from '../accounting/prices.ts';
 import { type Config, resolveModelRouting } from '../config/schema.ts';
 import { hashKey, Identity } from '../identity/keys.ts';
@@ -21,6 +20,7 @@ import type { RequestRecord } from '../telemetry/record.ts';
 import { RequestLogWriter, type RetentionJob, startRetention } from '../telemetry/request-log-writer.ts';
 import { createTracing, type Tracing } from '../telemetry/tracing.ts';
 import { Transport } from '../transport/http.ts';
+import { StopSignal } from './stop-signal.ts';
 
 /** Per logical model: its retry budget and its weighted round-robin position. */
 export interface ModelRuntime {
@@ -53,8 +53,8 @@ export interface Runtime {
   inFlight(): number;
   /** Every finished request's record goes here: request log, metrics, trace. */
   observeRequest(record: RequestRecord): void;
-  /** Aborted when the shutdown grace period ends: requests still running are stopped with an error. */
-  stopping: AbortSignal;
+  /** Fires when the shutdown grace period ends: requests still running are stopped with an error. */
+  stopping: StopSignal;
   stop(): void;
   /** Flushes the request log and releases what the runtime holds; after the server drained. */
   close(): Promise<void>;
@@ -81,9 +81,7 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
   const providers = new Map(config.providers.map((p) => [p.id, createProvider(p, context)]));
   const models = new Map<string, ModelRuntime>();
   const prices = new Map<string, Price | undefined>();
-  const stopping = new AbortController();
-  // Every request in flight listens for the stop: far more than the default warning threshold of 10.
-  setMaxListeners(0, stopping.signal);
+  const stopping = new StopSignal();
   for (const m of config.models) {
     const deployments: Deployment[] = m.deployments.map((d) => {
       const provider = providers.get(d.provider);
@@ -188,8 +186,8 @@ export function buildRuntime(config: Config, options: RuntimeOptions = {}): Runt
       metrics.observeRequest(record);
       requestLog.enqueue(record);
     },
-    stopping: stopping.signal,
-    stop: () => stopping.abort(),
+    stopping,
+    stop: () => stopping.stop(),
     close: async () => {
       identity.stop();
       shared?.stop();

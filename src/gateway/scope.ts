@@ -46,7 +46,7 @@ export function openRequestScope(
   ex.res.on('close', onClose);
   // At the end of the shutdown grace period, what still runs is stopped with an error the client sees.
   const onShutdown = () => stop('shutting_down');
-  rt.stopping.addEventListener('abort', onShutdown, { once: true });
+  const shutdownListener = rt.stopping.listen(onShutdown);
   const now = Date.now();
   const { estimate } = request;
   const plan = planAttempts({
@@ -92,7 +92,7 @@ export function openRequestScope(
     close: () => {
       clearTimeout(totalTimer);
       ex.res.off('close', onClose);
-      rt.stopping.removeEventListener('abort', onShutdown);
+      rt.stopping.unlisten(shutdownListener);
     },
   };
 }

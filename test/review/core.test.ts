@@ -233,12 +233,44 @@ describe('streaming pipe', () => {
     res.resume();
     try {
       assert.ok(await waitFor(() => text.includes('Hel')), 'first output did not arrive');
+      assert.equal(gw.runtime.stopping.size, 1, 'the stream in flight listens for the stop');
       const { drained } = await gw.shutdown(100);
       assert.equal(drained, false);
       await ended;
       assert.match(text, /event: error\n/, `stream ended silently: ${JSON.stringify(text.slice(-200))}`);
       assert.doesNotMatch(text, /\[DONE\]/);
     } finally {
+      await up.close();
+    }
+  });
+});
+
+describe('the stop signal', () => {
+  test('finished requests, streamed or not, failed or not, leave no stop listener behind', async () => {
+    let calls = 0;
+    const up = await startUpstream((_req, res) => {
+      calls++;
+      if (calls % 3 === 0) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'bad', type: 'invalid_request_error' } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunkFrame({ role: 'assistant', content: 'Hi' }));
+      res.end('data: [DONE]\n\n');
+    });
+    const gw = await gatewayFor(up.url);
+    try {
+      for (let i = 0; i < 9; i++) {
+        const { res } = await openStream(gw.url);
+        res.resume();
+        await new Promise<void>((resolve) => res.on('close', () => resolve()));
+      }
+      assert.ok(await waitFor(() => gw.runtime.inFlight() === 0), 'requests still in flight');
+      assert.equal(calls, 9);
+      assert.equal(gw.runtime.stopping.size, 0);
+    } finally {
+      await gw.shutdown(0);
       await up.close();
     }
   });
