@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, formatConfigError, loadConfigFile } from '../config/index.ts';
 import { tuneGarbageCollector } from './gc-tuning.ts';
 import { KEYS_HELP, keysCommand } from './keys.ts';
+import { surviveClosedOutput } from './output.ts';
 import { USAGE_HELP, usageCommand } from './usage.ts';
 
 const USAGE = `switchyard: one OpenAI-compatible endpoint in front of every cloud
@@ -98,6 +99,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 
 /** Runs the CLI and answers its exit code. */
 export async function main(argv: string[]): Promise<number> {
+  surviveClosedOutput();
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);

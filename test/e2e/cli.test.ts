@@ -101,6 +101,25 @@ models: [{ name: m, deployments: [{ provider: oc, model: gpt-5 }] }]
     assert.equal(run(['check', '--config', '/nonexistent/switchyard.yaml']).code, 1);
   });
 
+  test('serve whose stdout reader has gone (a log pipe that died) still drains and exits 0 on SIGTERM', async () => {
+    const sim: SimCloud = await startSimCloud({ kind: 'openai', apiKeys: ['sk-up'] });
+    try {
+      const config = tempConfig(`
+providers: [{ id: oa, type: openai, endpoint: ${sim.url}/v1, apiKey: sk-up }]
+models: [{ name: m, deployments: [{ provider: oa, model: gpt-5 }] }]
+keys: [{ name: app, key: sk-cli-test-0001 }]
+`);
+      const server = await start(['serve', '--config', config, '--port', '0', '--host', '127.0.0.1']);
+      // The reading end closes: the gateway's next line to stdout meets a broken pipe (EPIPE).
+      server.child.stdout?.destroy();
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exit, 0, `exit code; stderr: ${server.output()}`);
+      assert.doesNotMatch(server.output(), /EPIPE/);
+    } finally {
+      await sim.close();
+    }
+  });
+
   test('serve --port 0 prints the listening line; SIGTERM lets an in-flight stream finish, then exits 0', async () => {
     const sim: SimCloud = await startSimCloud({ kind: 'openai', apiKeys: ['sk-up'], tokensPerSecond: 50 });
     try {
