@@ -19,7 +19,6 @@ export interface StopListener {
 
 export class StopSignal {
   private head: StopListener | undefined;
-  private count = 0;
   private stopped = false;
 
   get aborted(): boolean {
@@ -40,7 +39,6 @@ export class StopSignal {
     if (this.head) this.head.prev = node;
     this.head = node;
     node.linked = true;
-    this.count++;
     return node;
   }
 
@@ -52,7 +50,6 @@ export class StopSignal {
     if (node.next) node.next.prev = node.prev;
     node.prev = undefined;
     node.next = undefined;
-    this.count--;
   }
 
   /** Stops every listener, each once; later calls do nothing. */
@@ -65,12 +62,13 @@ export class StopSignal {
       listeners.push(node.fn);
     }
     this.head = undefined;
-    this.count = 0;
     for (const fn of listeners) fn();
   }
 
-  /** Listeners registered now (tests: none may stay behind a finished request). */
+  /** Listeners registered now, counted by walking the list (tests: none may stay behind a finished request). */
   get size(): number {
-    return this.count;
+    let size = 0;
+    for (let node = this.head; node; node = node.next) size++;
+    return size;
   }
 }
