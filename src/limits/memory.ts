@@ -16,6 +16,12 @@ interface Budget {
   spentNano: number;
   reservedNano: number;
   reservations: Map<string, { amountNano: number; expiresAtMs: number }>;
+  /**
+   * No reservation expires before this (epoch ms): a lower bound, so the expiry sweep walks the
+   * reservations only when one may be due, not on every admission and settlement (at saturation
+   * that walk is over every request in flight, twice per request).
+   */
+  nextExpiryMs: number;
   /** Forgotten after this (epoch ms); refreshed on every use. */
   keepUntilMs: number;
 }
@@ -48,12 +54,15 @@ export class MemoryLimitStore implements LimitStore {
   private budget(scope: string, period: string, nowMs: number): Budget | undefined {
     const budget = this.budgetsByKey.get(`${scope}|${period}`);
     if (!budget) return undefined;
+    if (budget.nextExpiryMs > nowMs) return budget;
+    let next = Number.POSITIVE_INFINITY;
     for (const [id, r] of budget.reservations) {
       if (r.expiresAtMs <= nowMs) {
         budget.reservedNano -= r.amountNano;
         budget.reservations.delete(id);
-      }
+      } else next = Math.min(next, r.expiresAtMs);
     }
+    budget.nextExpiryMs = next;
     return budget;
   }
 
@@ -92,6 +101,7 @@ export class MemoryLimitStore implements LimitStore {
       if (b.amountNano <= 0) continue;
       budget.reservedNano += b.amountNano;
       budget.reservations.set(request.id, { amountNano: b.amountNano, expiresAtMs: b.expiresAtMs });
+      budget.nextExpiryMs = Math.min(budget.nextExpiryMs, b.expiresAtMs);
     }
     return { ok: true, windows: windows.map((x) => this.state(x, nowMs)) };
   }
@@ -126,6 +136,7 @@ export class MemoryLimitStore implements LimitStore {
       spentNano,
       reservedNano: 0,
       reservations: new Map(),
+      nextExpiryMs: Number.POSITIVE_INFINITY,
       // Kept until first used; from then on, `ttlMs` after its last use.
       keepUntilMs: Number.POSITIVE_INFINITY,
     });

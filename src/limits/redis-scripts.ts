@@ -45,117 +45,177 @@ end
 `;
 
 /**
- * KEYS: the windows, then per budget its hash, reservation set and reservation amounts.
- * ARGV: now_ms, id, window count, budget count, per window (limit or -1, amount),
- * per budget (limit or -1, amount, expires_at_ms, ttl_ms or -1).
- * Answers {'ok', used1, oldest1, ...}, {'window', index, used1, oldest1, ...},
- * {'budget', index, spent, reserved} or {'seed', index}.
+ * Admissions, many in one call (the client batches those that arrive together, see redis.ts):
+ * each is checked and charged in turn exactly as if it ran alone, and a window read for one is
+ * reused by the next in the same second (its sum is kept up to date as they charge it), so a batch
+ * reads each window once.
+ * KEYS: every key of the batch, each once. ARGV: the admission count, then per admission: id,
+ * now_ms, window count, budget count, per window (key index, limit or -1, amount), per budget (key
+ * index of its hash, whose reservation set and amounts follow it in KEYS; limit or -1, amount,
+ * expires_at_ms, ttl_ms or -1).
+ * Answers one reply per admission: {'ok', used1, oldest1, ...}, {'window', index, used1, oldest1,
+ * ...}, {'budget', index, spent, reserved} or {'seed', index}.
  */
 export const ADMIT = `${WINDOW_SUM}${EXPIRE_RESERVATIONS}
-local now_ms = tonumber(ARGV[1])
-local now_s = math.floor(now_ms / 1000)
-local id = ARGV[2]
-local nw = tonumber(ARGV[3])
-local nb = tonumber(ARGV[4])
-local a = 5
-for j = 1, nb do
-  if redis.call('EXISTS', KEYS[nw + 3 * j - 2]) == 0 then return {'seed', j - 1} end
-end
-for j = 1, nb do
-  expire_reservations(KEYS[nw + 3 * j - 2], KEYS[nw + 3 * j - 1], KEYS[nw + 3 * j], now_ms)
-end
-local states = {}
-for i = 1, nw do
-  local limit = tonumber(ARGV[a + 2 * (i - 1)])
-  local amount = tonumber(ARGV[a + 2 * (i - 1) + 1])
-  local used, oldest = window_sum(KEYS[i], now_s)
-  states[2 * i - 1] = used
-  states[2 * i] = oldest
-  if limit >= 0 and used + amount > limit then
-    local reply = {'window', i - 1}
-    for k = 1, 2 * nw do reply[k + 2] = states[k] or 0 end
-    return reply
+local sums = {}
+local function window_state(k, now_s)
+  local cached = sums[k]
+  if cached == nil or cached.s ~= now_s then
+    local used, oldest = window_sum(KEYS[k], now_s)
+    cached = { s = now_s, used = used, oldest = oldest }
+    sums[k] = cached
   end
+  return cached
 end
-local b = a + 2 * nw
-for j = 1, nb do
-  local base = b + 4 * (j - 1)
-  local limit = tonumber(ARGV[base])
-  local amount = tonumber(ARGV[base + 1])
-  local bkey = KEYS[nw + 3 * j - 2]
-  local spent = tonumber(redis.call('HGET', bkey, 'spent') or '0')
-  local reserved = tonumber(redis.call('HGET', bkey, 'reserved') or '0')
-  if limit >= 0 and spent + reserved + amount > limit then return {'budget', j - 1, spent, reserved} end
-end
-for i = 1, nw do
-  local amount = tonumber(ARGV[a + 2 * (i - 1) + 1])
-  if amount ~= 0 then
-    redis.call('HINCRBY', KEYS[i], now_s, amount)
-    if states[2 * i] == -1 then states[2 * i] = now_s end
+local expired_at = {}
+local replies = {}
+local a = 2
+for n = 1, tonumber(ARGV[1]) do
+  local id = ARGV[a]
+  local now_ms = tonumber(ARGV[a + 1])
+  local now_s = math.floor(now_ms / 1000)
+  local nw = tonumber(ARGV[a + 2])
+  local nb = tonumber(ARGV[a + 3])
+  local w0 = a + 4
+  local b0 = w0 + 3 * nw
+  a = b0 + 5 * nb
+  local reply = nil
+  for j = 1, nb do
+    if redis.call('EXISTS', KEYS[tonumber(ARGV[b0 + 5 * (j - 1)])]) == 0 then
+      reply = {'seed', j - 1}
+      break
+    end
   end
-  states[2 * i - 1] = states[2 * i - 1] + amount
-  redis.call('PEXPIRE', KEYS[i], 120000)
-end
-for j = 1, nb do
-  local base = b + 4 * (j - 1)
-  local amount = tonumber(ARGV[base + 1])
-  local expires = tonumber(ARGV[base + 2])
-  local ttl = tonumber(ARGV[base + 3])
-  local bkey = KEYS[nw + 3 * j - 2]
-  local zkey = KEYS[nw + 3 * j - 1]
-  local hkey = KEYS[nw + 3 * j]
-  if amount > 0 then
-    redis.call('HINCRBY', bkey, 'reserved', amount)
-    redis.call('ZADD', zkey, expires, id)
-    redis.call('HSET', hkey, id, amount)
-    keep(zkey, ttl)
-    keep(hkey, ttl)
+  if reply == nil then
+    for j = 1, nb do
+      local k = tonumber(ARGV[b0 + 5 * (j - 1)])
+      if expired_at[k] == nil or expired_at[k] < now_ms then
+        expire_reservations(KEYS[k], KEYS[k + 1], KEYS[k + 2], now_ms)
+        expired_at[k] = now_ms
+      end
+    end
+    local states = {}
+    for i = 1, nw do
+      local base = w0 + 3 * (i - 1)
+      local limit = tonumber(ARGV[base + 1])
+      local amount = tonumber(ARGV[base + 2])
+      local state = window_state(tonumber(ARGV[base]), now_s)
+      states[2 * i - 1] = state.used
+      states[2 * i] = state.oldest
+      if limit >= 0 and state.used + amount > limit then
+        reply = {'window', i - 1}
+        for k = 1, 2 * nw do reply[k + 2] = states[k] or 0 end
+        break
+      end
+    end
+    if reply == nil then
+      for j = 1, nb do
+        local base = b0 + 5 * (j - 1)
+        local bkey = KEYS[tonumber(ARGV[base])]
+        local limit = tonumber(ARGV[base + 1])
+        local amount = tonumber(ARGV[base + 2])
+        local spent = tonumber(redis.call('HGET', bkey, 'spent') or '0')
+        local reserved = tonumber(redis.call('HGET', bkey, 'reserved') or '0')
+        if limit >= 0 and spent + reserved + amount > limit then
+          reply = {'budget', j - 1, spent, reserved}
+          break
+        end
+      end
+    end
+    if reply == nil then
+      for i = 1, nw do
+        local base = w0 + 3 * (i - 1)
+        local k = tonumber(ARGV[base])
+        local amount = tonumber(ARGV[base + 2])
+        local state = window_state(k, now_s)
+        if amount ~= 0 then
+          redis.call('HINCRBY', KEYS[k], now_s, amount)
+          if state.oldest == -1 then state.oldest = now_s end
+        end
+        state.used = state.used + amount
+        states[2 * i - 1] = state.used
+        states[2 * i] = state.oldest
+        redis.call('PEXPIRE', KEYS[k], 120000)
+      end
+      for j = 1, nb do
+        local base = b0 + 5 * (j - 1)
+        local k = tonumber(ARGV[base])
+        local amount = tonumber(ARGV[base + 2])
+        local expires = tonumber(ARGV[base + 3])
+        local ttl = tonumber(ARGV[base + 4])
+        if amount > 0 then
+          redis.call('HINCRBY', KEYS[k], 'reserved', amount)
+          redis.call('ZADD', KEYS[k + 1], expires, id)
+          redis.call('HSET', KEYS[k + 2], id, amount)
+          keep(KEYS[k + 1], ttl)
+          keep(KEYS[k + 2], ttl)
+        end
+        keep(KEYS[k], ttl)
+      end
+      reply = {'ok'}
+      for k = 1, 2 * nw do reply[k + 1] = states[k] end
+    end
   end
-  keep(bkey, ttl)
+  replies[n] = reply
 end
-local reply = {'ok'}
-for k = 1, 2 * nw do reply[k + 1] = states[k] end
-return reply
+return replies
 `;
 
 /**
- * KEYS: the windows to correct, then per budget its hash, reservation set and amounts.
- * ARGV: id, window count, budget count, per window (second, delta), per budget (actual, ttl_ms).
- * Answers each budget's spent, or {'seed', index} when a budget counter no longer exists.
+ * Settlements, many in one call, each applied in turn as if it ran alone.
+ * KEYS: every key of the batch, each once. ARGV: the settlement count, then per settlement: id,
+ * window count, budget count, per window (key index, second, delta), per budget (key index of its
+ * hash, whose reservation set and amounts follow it in KEYS; actual, ttl_ms or -1).
+ * Answers one reply per settlement: each budget's spent, or {'seed', index} when a budget counter
+ * no longer exists.
  */
 export const SETTLE = `${EXPIRE_RESERVATIONS}
-local id = ARGV[1]
-local nw = tonumber(ARGV[2])
-local nb = tonumber(ARGV[3])
-for j = 1, nb do
-  if redis.call('EXISTS', KEYS[nw + 3 * j - 2]) == 0 then return {'seed', j - 1} end
-end
-for i = 1, nw do
-  local second = ARGV[3 + 2 * i - 1]
-  local delta = tonumber(ARGV[3 + 2 * i])
-  if redis.call('HEXISTS', KEYS[i], second) == 1 then
-    local after = redis.call('HINCRBY', KEYS[i], second, delta)
-    if after < 0 then redis.call('HSET', KEYS[i], second, 0) end
+local replies = {}
+local a = 2
+for n = 1, tonumber(ARGV[1]) do
+  local id = ARGV[a]
+  local nw = tonumber(ARGV[a + 1])
+  local nb = tonumber(ARGV[a + 2])
+  local w0 = a + 3
+  local b0 = w0 + 3 * nw
+  a = b0 + 3 * nb
+  local reply = nil
+  for j = 1, nb do
+    if redis.call('EXISTS', KEYS[tonumber(ARGV[b0 + 3 * (j - 1)])]) == 0 then
+      reply = {'seed', j - 1}
+      break
+    end
   end
-end
-local b = 4 + 2 * nw
-local spent = {}
-for j = 1, nb do
-  local actual = tonumber(ARGV[b + 2 * (j - 1)])
-  local ttl = tonumber(ARGV[b + 2 * (j - 1) + 1])
-  local bkey = KEYS[nw + 3 * j - 2]
-  local zkey = KEYS[nw + 3 * j - 1]
-  local hkey = KEYS[nw + 3 * j]
-  local amount = redis.call('HGET', hkey, id)
-  if amount then
-    redis.call('HINCRBY', bkey, 'reserved', -tonumber(amount))
-    redis.call('ZREM', zkey, id)
-    redis.call('HDEL', hkey, id)
+  if reply == nil then
+    for i = 1, nw do
+      local base = w0 + 3 * (i - 1)
+      local wkey = KEYS[tonumber(ARGV[base])]
+      local second = ARGV[base + 1]
+      local delta = tonumber(ARGV[base + 2])
+      if redis.call('HEXISTS', wkey, second) == 1 then
+        local after = redis.call('HINCRBY', wkey, second, delta)
+        if after < 0 then redis.call('HSET', wkey, second, 0) end
+      end
+    end
+    reply = {}
+    for j = 1, nb do
+      local base = b0 + 3 * (j - 1)
+      local k = tonumber(ARGV[base])
+      local actual = tonumber(ARGV[base + 1])
+      local ttl = tonumber(ARGV[base + 2])
+      local amount = redis.call('HGET', KEYS[k + 2], id)
+      if amount then
+        redis.call('HINCRBY', KEYS[k], 'reserved', -tonumber(amount))
+        redis.call('ZREM', KEYS[k + 1], id)
+        redis.call('HDEL', KEYS[k + 2], id)
+      end
+      reply[j] = redis.call('HINCRBY', KEYS[k], 'spent', actual)
+      keep(KEYS[k], ttl)
+    end
   end
-  spent[j] = redis.call('HINCRBY', bkey, 'spent', actual)
-  keep(bkey, ttl)
+  replies[n] = reply
 end
-return spent
+return replies
 `;
 
 /** KEYS[1]: a budget hash. ARGV: spent, ttl_ms or -1. Creates it only when absent. */

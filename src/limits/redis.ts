@@ -1,10 +1,12 @@
 /**
- * Limits and budgets shared by every replica, in Redis. Each admission and settlement is one Lua
- * script (atomic across every window and budget of the request). When Redis cannot be reached,
- * calls fail at once (no offline queue) so admission fails closed without waiting, and the
- * client reconnects by itself with backoff.
+ * Limits and budgets shared by every replica, in Redis. Each admission and settlement is atomic
+ * across every window and budget of the request: one Lua script, which takes the admissions (or
+ * settlements) that arrived in the same turn of the event loop together (redis-batch.ts). When
+ * Redis cannot be reached, calls fail at once (no offline queue) so admission fails closed without
+ * waiting, and the client reconnects by itself with backoff.
  */
 import { Redis } from 'ioredis';
+import { Batcher, KeyList } from './redis-batch.ts';
 import { ADMIT, SEED, SETTLE, WINDOWS } from './redis-scripts.ts';
 import type {
   AdmitRequest,
@@ -29,6 +31,38 @@ function ttlArg(ttlMs: number): number {
   return Number.isFinite(ttlMs) ? Math.max(1, Math.round(ttlMs)) : -1;
 }
 
+/** One admission's reply from the ADMIT script, read back into an AdmitResult. */
+function admitResult(request: AdmitRequest, reply: Array<string | number>): AdmitResult {
+  const [verdict, ...rest] = reply;
+  const states = (values: Array<string | number>): WindowState[] =>
+    request.windows.map((_, i) => {
+      const oldest = Number(values[2 * i + 1] ?? -1);
+      return {
+        used: Number(values[2 * i] ?? 0),
+        freesAtMs: oldest < 0 ? request.nowMs : (oldest + 60) * 1000,
+      };
+    });
+  switch (verdict) {
+    case 'ok':
+      return { ok: true, windows: states(rest) };
+    case 'window':
+      return { ok: false, refused: 'window', index: Number(rest[0]), windows: states(rest.slice(1)) };
+    case 'budget':
+      return {
+        ok: false,
+        refused: 'budget',
+        index: Number(rest[0]),
+        spentNano: Number(rest[1]),
+        reservedNano: Number(rest[2]),
+      };
+    default:
+      return { ok: false, refused: 'seed', index: Number(rest[0]) };
+  }
+}
+
+/** At most this many admissions (or settlements) in one script call: one call must stay short. */
+const MAX_BATCH = 64;
+
 export interface RedisLimitOptions {
   /** Prefix of every key (default `sy:`): separate gateways, or tests, can share one Redis. */
   prefix?: string;
@@ -45,6 +79,14 @@ export class RedisLimitStore implements LimitStore {
   private readonly seedScript: ScriptCall;
   private readonly windowsScript: ScriptCall;
   private readonly prefix: string;
+  private readonly admissions = new Batcher(
+    (requests: readonly AdmitRequest[]) => this.admitBatch(requests),
+    MAX_BATCH,
+  );
+  private readonly settlements = new Batcher(
+    (requests: readonly SettleRequest[]) => this.settleBatch(requests),
+    MAX_BATCH,
+  );
 
   constructor(url: string, options: RedisLimitOptions = {}) {
     this.prefix = options.prefix ?? 'sy:';
@@ -103,60 +145,53 @@ export class RedisLimitStore implements LimitStore {
   }
 
   async admit(request: AdmitRequest): Promise<AdmitResult> {
-    const keys = [
-      ...request.windows.map((w) => this.windowKey(w.name)),
-      ...request.budgets.flatMap((b) => this.budgetKeys(b.scope, b.period)),
-    ];
-    const args: Array<string | number> = [
-      request.nowMs,
-      request.id,
-      request.windows.length,
-      request.budgets.length,
-    ];
-    for (const w of request.windows) args.push(w.limit ?? -1, Math.ceil(w.amount));
-    for (const b of request.budgets)
-      args.push(b.limitNano ?? -1, b.amountNano, b.expiresAtMs, ttlArg(b.ttlMs));
-    const reply = (await this.run('admission', () => this.admitScript(keys, args))) as Array<string | number>;
-    const [verdict, ...rest] = reply;
-    const states = (values: Array<string | number>): WindowState[] =>
-      request.windows.map((_, i) => {
-        const oldest = Number(values[2 * i + 1] ?? -1);
-        return {
-          used: Number(values[2 * i] ?? 0),
-          freesAtMs: oldest < 0 ? request.nowMs : (oldest + 60) * 1000,
-        };
-      });
-    switch (verdict) {
-      case 'ok':
-        return { ok: true, windows: states(rest) };
-      case 'window':
-        return { ok: false, refused: 'window', index: Number(rest[0]), windows: states(rest.slice(1)) };
-      case 'budget':
-        return {
-          ok: false,
-          refused: 'budget',
-          index: Number(rest[0]),
-          spentNano: Number(rest[1]),
-          reservedNano: Number(rest[2]),
-        };
-      default:
-        return { ok: false, refused: 'seed', index: Number(rest[0]) };
-    }
+    return this.admissions.call(request);
   }
 
   async settle(request: SettleRequest): Promise<SettleResult> {
-    const keys = [
-      ...request.windows.map((w) => this.windowKey(w.name)),
-      ...request.budgets.flatMap((b) => this.budgetKeys(b.scope, b.period)),
-    ];
-    const args: Array<string | number> = [request.id, request.windows.length, request.budgets.length];
-    for (const w of request.windows) args.push(Math.floor(w.atMs / 1000), Math.round(w.delta));
-    for (const b of request.budgets) args.push(b.actualNano, ttlArg(b.ttlMs));
-    const reply = (await this.run('settlement', () => this.settleScript(keys, args))) as Array<
-      string | number
+    return this.settlements.call(request);
+  }
+
+  /** One ADMIT call for every admission of the batch; one reply each, in order. */
+  private async admitBatch(requests: readonly AdmitRequest[]): Promise<AdmitResult[]> {
+    const keys = new KeyList();
+    const args: Array<string | number> = [requests.length];
+    for (const request of requests) {
+      args.push(request.id, request.nowMs, request.windows.length, request.budgets.length);
+      for (const w of request.windows) {
+        args.push(keys.add(this.windowKey(w.name)), w.limit ?? -1, Math.ceil(w.amount));
+      }
+      for (const b of request.budgets) {
+        const at = keys.add(...this.budgetKeys(b.scope, b.period));
+        args.push(at, b.limitNano ?? -1, b.amountNano, b.expiresAtMs, ttlArg(b.ttlMs));
+      }
+    }
+    const replies = (await this.run('admission', () => this.admitScript(keys.keys, args))) as Array<
+      Array<string | number>
     >;
-    if (reply[0] === 'seed') return { ok: false, seedIndex: Number(reply[1]) };
-    return { ok: true, spentNano: reply.map(Number) };
+    return requests.map((request, i) => admitResult(request, replies[i] ?? []));
+  }
+
+  /** One SETTLE call for every settlement of the batch; one reply each, in order. */
+  private async settleBatch(requests: readonly SettleRequest[]): Promise<SettleResult[]> {
+    const keys = new KeyList();
+    const args: Array<string | number> = [requests.length];
+    for (const request of requests) {
+      args.push(request.id, request.windows.length, request.budgets.length);
+      for (const w of request.windows) {
+        args.push(keys.add(this.windowKey(w.name)), Math.floor(w.atMs / 1000), Math.round(w.delta));
+      }
+      for (const b of request.budgets) {
+        args.push(keys.add(...this.budgetKeys(b.scope, b.period)), b.actualNano, ttlArg(b.ttlMs));
+      }
+    }
+    const replies = (await this.run('settlement', () => this.settleScript(keys.keys, args))) as Array<
+      Array<string | number>
+    >;
+    return replies.map((reply): SettleResult => {
+      if (reply[0] === 'seed') return { ok: false, seedIndex: Number(reply[1]) };
+      return { ok: true, spentNano: reply.map(Number) };
+    });
   }
 
   async seed(scope: string, period: string, spentNano: number, ttlMs: number): Promise<void> {

@@ -179,6 +179,39 @@ export function limitStoreContract(
     );
 
     it(
+      'reservations expire each at its own time, whatever order they were made in',
+      withStore(async (store) => {
+        const b = (expiresInMs: number) =>
+          budget({ limitNano: 300, amountNano: 100, expiresAtMs: T0 + expiresInMs });
+        await store.seed('key:k1', '2027-01', 0, HOUR);
+        const admit = (id: string, nowMs: number, expiresInMs = 200_000) =>
+          store.admit({ id, nowMs, windows: [], budgets: [b(expiresInMs)] });
+        assert.ok((await admit('a', T0, 90_000)).ok);
+        assert.ok((await admit('b', T0, 30_000)).ok);
+        assert.ok((await admit('c', T0, 60_000)).ok);
+        assert.equal((await admit('x', T0 + 1000)).ok, false, '300 of 300 reserved');
+        await store.settle({
+          id: 'a',
+          nowMs: T0 + 2000,
+          windows: [],
+          budgets: [{ scope: 'key:k1', period: '2027-01', actualNano: 0, ttlMs: HOUR }],
+        });
+        assert.ok((await admit('d', T0 + 2001)).ok, 'a settled: 200 reserved (b, c) + d');
+        assert.equal((await admit('y', T0 + 29_999)).ok, false, 'b not expired yet');
+        assert.ok((await admit('e', T0 + 30_001)).ok, 'b expired: c, d + e');
+        assert.equal((await admit('z', T0 + 59_999)).ok, false, 'c not expired yet');
+        assert.ok((await admit('f', T0 + 60_001)).ok, 'c expired: d, e + f');
+        assert.deepEqual(await admit('g', T0 + 60_002), {
+          ok: false,
+          refused: 'budget',
+          index: 0,
+          spentNano: 0,
+          reservedNano: 300,
+        });
+      }),
+    );
+
+    it(
       'key and team budgets are reserved together or not at all',
       withStore(async (store) => {
         const key = budget({ scope: 'key:k9', limitNano: 10_000, amountNano: 100 });
