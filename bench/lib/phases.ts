@@ -28,6 +28,17 @@ export function roundOrder(round: number): TargetName[] {
   return ['direct', 'proxy', ...gateways.slice(shift), ...gateways.slice(0, shift)];
 }
 
+/**
+ * The saturation phase's order: the bare proxy also runs after every gateway, so each gateway run
+ * sits between two proxy runs seconds away and is compared with their mean. This machine's speed
+ * drifts by up to 2x over minutes, and a gateway compared only with the round's one proxy run, up
+ * to a minute earlier, measured that drift as much as itself.
+ */
+export function bracketedRoundOrder(round: number): TargetName[] {
+  const [direct, proxy, ...gateways] = roundOrder(round) as [TargetName, TargetName, ...TargetName[]];
+  return [direct, proxy, ...gateways.flatMap((g): TargetName[] => [g, proxy])];
+}
+
 /** Streaming runs at the fixed rate only for direct, the proxy and the reference gateway. */
 function runsAtFixedRate(target: TargetName, mode: Mode): boolean {
   return mode === 'non-streaming' || !isGateway(target) || target === SETTINGS.streamingFixedRateGateway;
@@ -57,7 +68,7 @@ export async function saturationPhase(): Promise<void> {
   );
   for (let round = 1; round <= rounds; round++) {
     for (const mode of MODES) {
-      for (const target of roundOrder(round)) {
+      for (const target of bracketedRoundOrder(round)) {
         await waitForQuiet();
         await measure('warm-up', target, mode, SETTINGS.warmupSec, undefined, round);
         checkFailure();

@@ -132,7 +132,8 @@ export function saturationSummary(target: TargetName, mode: Mode): SaturationSum
 
 /**
  * A ratio (or difference) between two targets, taken within each round (runs seconds apart, so
- * the machine's drift mostly cancels), then the median across rounds.
+ * the machine's drift mostly cancels; against the bare proxy, the mean of the proxy runs just
+ * before and just after), then the median across rounds.
  */
 export interface PairedRatio {
   median: number;
@@ -172,14 +173,46 @@ function paired(
 ): PairedRatio | undefined {
   const bRuns = phaseRuns(phase, b, mode);
   const perRound: number[] = [];
-  for (const run of phaseRuns(phase, a, mode)) {
-    const other = bRuns.find((r) => r.round === run.round);
-    const av = value(run);
-    const bv = other ? value(other) : undefined;
-    const combined = av === undefined || bv === undefined ? undefined : combine(av, bv);
-    if (combined !== undefined && Number.isFinite(combined)) perRound.push(combined);
+  const aRuns = phaseRuns(phase, a, mode);
+  for (const round of new Set(aRuns.map((r) => r.round))) {
+    const inRound: number[] = [];
+    for (const run of aRuns.filter((r) => r.round === round)) {
+      const av = value(run);
+      const bv = neighbourValue(run, bRuns, value);
+      const combined = av === undefined || bv === undefined ? undefined : combine(av, bv);
+      if (combined !== undefined && Number.isFinite(combined)) inRound.push(combined);
+    }
+    if (inRound.length) perRound.push(inRound.reduce((x, y) => x + y, 0) / inRound.length);
   }
   return perRound.length ? { median: median(perRound), perRound } : undefined;
+}
+
+/**
+ * The value of `run`'s comparison target in the same round: the mean of its runs just before and
+ * just after `run` when both exist (the saturation phase brackets every gateway run with bare-proxy
+ * runs, so a drift of the machine's speed that is linear over the three runs cancels), else the
+ * nearest one, else the round's only run.
+ */
+function neighbourValue(
+  run: RunRecord,
+  others: RunRecord[],
+  value: (r: RunRecord) => number | undefined,
+): number | undefined {
+  const at = state.records.indexOf(run);
+  const sameRound = others.filter((r) => r.round === run.round);
+  let before: RunRecord | undefined;
+  let after: RunRecord | undefined;
+  for (const other of sameRound) {
+    const i = state.records.indexOf(other);
+    if (i < at && (!before || i > state.records.indexOf(before))) before = other;
+    if (i > at && (!after || i < state.records.indexOf(after))) after = other;
+  }
+  const values = [before, after].flatMap((r) => {
+    const v = r ? value(r) : undefined;
+    return v === undefined || Number.isNaN(v) ? [] : [v];
+  });
+  if (!values.length) return undefined;
+  return values.reduce((x, y) => x + y, 0) / values.length;
 }
 
 export function allSaturationSummaries(): SaturationSummary[] {
