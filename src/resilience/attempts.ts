@@ -86,6 +86,12 @@ interface Running<T> {
   firstByteTimedOut: boolean;
   /** The attempt reached the network (or its credentials failed): it counts as an upstream call. */
   called: boolean;
+  /**
+   * Calls sent and not yet over (the transport says when each is). A served attempt whose calls
+   * are all over has nothing to abort at its end: aborting anyway built and dispatched an abort
+   * event per request (~2% of a gateway's CPU at saturation).
+   */
+  openCalls: number;
   settled: Promise<Settled<T>>;
 }
 
@@ -142,6 +148,7 @@ export async function runAttempts<T>(
       firstByteTimer: undefined,
       firstByteTimedOut: false,
       called: false,
+      openCalls: 0,
       settled: undefined as unknown as Promise<Settled<T>>,
     };
     const countCall = () => {
@@ -161,8 +168,12 @@ export async function runAttempts<T>(
       send: async (call) => {
         countCall();
         const headers = span?.traceparent ? { ...call.headers, traceparent: span.traceparent } : call.headers;
+        r.openCalls++;
         const response = await ctx.transport.send(headers === call.headers ? call : { ...call, headers }, {
           signal: controller.signal,
+          onSettled: () => {
+            r.openCalls--;
+          },
           connectMs: settings.timeouts.connectMs,
           // 0: no headers timeout of undici's own; the request's total deadline aborts the attempt.
           headersMs: ctx.stream ? settings.timeouts.firstByteMs : 0,
@@ -466,7 +477,8 @@ function servedHandle<T>(
     end: (tokens) => {
       if (ended) return;
       ended = true;
-      r.controller.abort(ATTEMPT_ENDED);
+      // A stream the client left early still has its upstream open: that one is closed here.
+      if (r.openCalls !== 0) r.controller.abort(ATTEMPT_ENDED);
       finish(r, record, tokens ?? r.ticket.estimatedTokens);
     },
   };

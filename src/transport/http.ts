@@ -88,6 +88,11 @@ export interface SendOptions {
   headersMs: number;
   /** Longest silence between two body chunks. */
   idleMs: number;
+  /**
+   * Called once when the exchange is over: the response received to its end (its reader may not
+   * have read it all yet), or failed, or never sent. After it there is nothing upstream to abort.
+   */
+  onSettled?: () => void;
 }
 
 /** Upper bound on an error body we read: enough for any real error envelope. */
@@ -120,14 +125,23 @@ export class Transport {
    */
   send(call: HttpCall, options: SendOptions): Promise<UpstreamResponse> {
     const { signal } = options;
-    if (signal.aborted) return Promise.reject(transportFailure(new errors.RequestAbortedError()));
+    if (signal.aborted) {
+      options.onSettled?.();
+      return Promise.reject(transportFailure(new errors.RequestAbortedError()));
+    }
     return new Promise<UpstreamResponse>((resolve, reject) => {
       let controller: Dispatcher.DispatchController | undefined;
       let body: UpstreamBody | undefined;
       // Before undici hands over the controller, onRequestStart sees the abort on the signal itself.
       const onAbort = () => controller?.abort(new errors.RequestAbortedError());
       signal.addEventListener('abort', onAbort, { once: true });
-      const settle = () => signal.removeEventListener('abort', onAbort);
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        options.onSettled?.();
+      };
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart: (c) => {
           controller = c;

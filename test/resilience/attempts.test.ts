@@ -6,6 +6,7 @@ import { UpstreamError } from '../../src/core/upstream.ts';
 import { type AttemptIO, runAttempts } from '../../src/resilience/attempts.ts';
 import { DeploymentStates } from '../../src/routing/deployment-state.ts';
 import type { Deployment } from '../../src/routing/types.ts';
+import type { Transport } from '../../src/transport/http.ts';
 import { context, deployment, heldTransport, ROUTING } from './harness.ts';
 
 const send = async (_d: Deployment, io: AttemptIO) => {
@@ -295,5 +296,36 @@ describe('what the client is told when nothing served', () => {
       // a opened 500 ms ago with a 1000 ms cool-down: back in 500 ms, rounded up to the 1 s floor.
       assert.equal(result.error.retryAfterMs, 1000);
     }
+  });
+});
+
+describe('a served attempt at its end', () => {
+  test('is aborted only if one of its upstream calls is still open (a stream the client left), not after every answer read to its end', async () => {
+    const X = deployment('x');
+    const signals: AbortSignal[] = [];
+    const answered = async (settle: boolean) => {
+      const transport = {
+        send: async (_call: unknown, options: { signal: AbortSignal; onSettled?: () => void }) => {
+          signals.push(options.signal);
+          // The transport says the exchange is over once the body was read to its end.
+          if (settle) options.onSettled?.();
+          return { status: 200, headers: {}, body: undefined };
+        },
+        close: async () => {},
+      } as unknown as Transport;
+      const { ctx } = context([X], { transport });
+      const result = await runAttempts(ctx, send);
+      assert.ok(result.ok);
+      if (result.ok) result.served.end(10);
+      return signals.at(-1)!;
+    };
+    assert.equal(
+      (await answered(true)).aborted,
+      false,
+      'nothing upstream is left: no abort to build and dispatch',
+    );
+    const open = await answered(false);
+    assert.equal(open.aborted, true, 'an upstream call still open is closed at the end');
+    assert.equal((open.reason as DOMException).message, 'the attempt ended');
   });
 });

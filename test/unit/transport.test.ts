@@ -178,6 +178,43 @@ describe('Transport.send', () => {
     assert.equal(closedEarly, 0);
   });
 
+  test('onSettled is called once when the exchange is over: received to its end, aborted, or never sent', async () => {
+    handler = (_req, res) => res.end('all of it');
+    let settled = 0;
+    const onSettled = () => settled++;
+    const whole = await transport.send(
+      { method: 'GET', url: `${base}/whole`, headers: {} },
+      options({ onSettled }),
+    );
+    assert.equal(await whole.body.text(), 'all of it');
+    assert.equal(settled, 1);
+    whole.body.destroy();
+    assert.equal(settled, 1, 'once');
+
+    settled = 0;
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('first piece');
+    };
+    const open = await transport.send(
+      { method: 'GET', url: `${base}/open`, headers: {} },
+      options({ onSettled }),
+    );
+    open.body.destroy();
+    assert.ok(await waitFor(() => settled === 1), 'an aborted exchange is over too');
+
+    settled = 0;
+    const stopped = new AbortController();
+    stopped.abort();
+    await assert.rejects(
+      transport.send(
+        { method: 'GET', url: `${base}/whole`, headers: {} },
+        options({ signal: stopped.signal, onSettled }),
+      ),
+    );
+    assert.equal(settled, 1, 'a call never sent is over at once');
+  });
+
   test('readErrorBody reads at most 64 KiB of a huge error body and lets go of the rest', async () => {
     closedEarly = 0;
     handler = (_req, res) => {
