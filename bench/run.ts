@@ -84,9 +84,11 @@ process.on('exit', killAllSync);
 function estimateSec(): number {
   const targets = 2 + SETTINGS.scenarios.length;
   const fixedRateRuns = targets + 3; // streaming: direct, proxy and one gateway
+  // The saturation phase runs the proxy again after every gateway (phases.ts, bracketedRoundOrder).
+  const saturationRuns = targets + SETTINGS.scenarios.length;
   return (
     2 * targets * SETTINGS.initialWarmupSec +
-    2 * targets * SETTINGS.saturationRounds * (SETTINGS.warmupSec + SETTINGS.saturationSec) +
+    2 * saturationRuns * SETTINGS.saturationRounds * (SETTINGS.warmupSec + SETTINGS.saturationSec) +
     fixedRateRuns * SETTINGS.fixedRateRounds * (SETTINGS.fixedRateWarmupSec + SETTINGS.fixedRateSec) +
     SETTINGS.scenarios.length * SETTINGS.memorySec +
     (SETTINGS.scenarios.some((s) => s === 'limits' || s === 'limits-redis') ? (QUICK ? 12 : 25) : 0)

@@ -1,9 +1,9 @@
 /**
- * Calls that arrive together go to Redis together. Requests that reach the gateway in the same
- * turn of the event loop are admitted (and, later, settled) by one script call instead of one
- * each: at saturation that divides the client's per-command work (command objects, RESP encoding,
- * reply parsing, a promise) and Redis's per-script work by the batch size. A call waits at most
- * until the end of the current turn (`setImmediate`); alone, it goes alone.
+ * Calls that arrive together go to Redis together. A call made while no other is on its way goes
+ * at once, alone (a lone request waits for nothing); calls made while one is on its way are
+ * queued and sent together at the end of the current turn of the event loop (`setImmediate`), as
+ * one script call. At saturation that divides the client's per-command work (command objects,
+ * RESP encoding, reply parsing, a promise) and Redis's per-script work by the batch size.
  */
 
 /** What one batched item resolves to, or why it failed. */
@@ -27,8 +27,15 @@ export class Batcher<I, R> {
     this.maxItems = maxItems;
   }
 
+  /** Script calls sent and not yet answered. */
+  private inFlight = 0;
+
   call(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
+      if (this.inFlight === 0 && !this.scheduled) {
+        void this.sendOne([{ item, resolve, reject }]);
+        return;
+      }
       this.queue.push({ item, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
@@ -47,6 +54,7 @@ export class Batcher<I, R> {
   }
 
   private async sendOne(batch: Array<Pending<I, R>>): Promise<void> {
+    this.inFlight++;
     try {
       const results = await this.send(batch.map((p) => p.item));
       if (results.length !== batch.length) {
@@ -55,6 +63,8 @@ export class Batcher<I, R> {
       for (const [i, p] of batch.entries()) p.resolve(results[i]!);
     } catch (err) {
       for (const p of batch) p.reject(err);
+    } finally {
+      this.inFlight--;
     }
   }
 }

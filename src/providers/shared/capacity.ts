@@ -61,14 +61,18 @@ export function parseRfc3339(value: string | undefined): number | undefined {
 }
 
 /**
- * The signal with its undefined fields left out (deleted in place: callers pass a fresh literal),
- * or undefined when nothing was read.
+ * The signal with its undefined fields left out, or undefined when nothing was read. Copied into a
+ * fresh object rather than deleted in place: deleting a field that is not the last one added turns
+ * an object into a slow dictionary, and this runs on every answer.
  */
 export function compact<T extends object>(signal: T): T | undefined {
+  const out: Partial<T> = {};
   let empty = true;
   for (const key of Object.keys(signal) as (keyof T)[]) {
-    if (signal[key] === undefined) delete signal[key];
-    else empty = false;
+    const value = signal[key];
+    if (value === undefined) continue;
+    out[key] = value;
+    empty = false;
   }
-  return empty ? undefined : signal;
+  return empty ? undefined : (out as T);
 }
