@@ -1,7 +1,7 @@
 /**
  * Limits and budgets shared by every replica, in Redis. Each admission and settlement is atomic
- * across every window and budget of the request: one Lua script, which takes the admissions (or
- * settlements) that arrived in the same turn of the event loop together (redis-batch.ts). When
+ * across every window and budget of the request: one Lua script, which takes together the
+ * admissions (or settlements) made while another call was on its way (redis-batch.ts). When
  * Redis cannot be reached, calls fail at once (no offline queue) so admission fails closed without
  * waiting, and the client reconnects by itself with backoff.
  */
