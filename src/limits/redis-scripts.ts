@@ -60,6 +60,15 @@ local function exists(key)
   end
   return false
 end
+
+-- The first budget (1-based) of a request whose counter does not exist, or nil; ARGV holds each
+-- budget's key index at b0, b0 + stride, ...
+local function first_missing(b0, stride, nb)
+  for j = 1, nb do
+    if not exists(KEYS[tonumber(ARGV[b0 + stride * (j - 1)])]) then return j end
+  end
+  return nil
+end
 `;
 
 /**
@@ -98,12 +107,8 @@ for n = 1, tonumber(ARGV[1]) do
   local b0 = w0 + 3 * nw
   a = b0 + 5 * nb
   local reply = nil
-  for j = 1, nb do
-    if not exists(KEYS[tonumber(ARGV[b0 + 5 * (j - 1)])]) then
-      reply = {'seed', j - 1}
-      break
-    end
-  end
+  local missing = first_missing(b0, 5, nb)
+  if missing then reply = {'seed', missing - 1} end
   if reply == nil then
     for j = 1, nb do
       local k = tonumber(ARGV[b0 + 5 * (j - 1)])
@@ -200,12 +205,8 @@ for n = 1, tonumber(ARGV[1]) do
   local b0 = w0 + 3 * nw
   a = b0 + 3 * nb
   local reply = nil
-  for j = 1, nb do
-    if not exists(KEYS[tonumber(ARGV[b0 + 3 * (j - 1)])]) then
-      reply = {'seed', j - 1}
-      break
-    end
-  end
+  local missing = first_missing(b0, 3, nb)
+  if missing then reply = {'seed', missing - 1} end
   if reply == nil then
     for i = 1, nw do
       local base = w0 + 3 * (i - 1)
