@@ -152,6 +152,8 @@ export async function runDemo(port: number): Promise<number> {
   const g = gateway.url;
   const chat = (model: string, extra = '') =>
     `curl -s ${g}/v1/chat/completions -H 'authorization: Bearer ${DEMO_KEYS.app}' \\\n    -H 'content-type: application/json' -d '{"model":"${model}",${extra}"messages":[{"role":"user","content":"hi"}]}'`;
+  // Signals first, then the announcement (as in serve): a SIGTERM right after it must drain.
+  const drained = drainOnSignal(gateway, closeSims);
   process.stdout.write(`Switchyard demo: one OpenAI-compatible endpoint in front of seven simulated clouds.
 
   simulated Azure OpenAI   ${sims.azure.url}   gpt-5 (first choice), embeddings
@@ -194,5 +196,5 @@ OpenAI SDK: new OpenAI({ baseURL: '${g}/v1', apiKey: '${DEMO_KEYS.app}' })
 
 listening on ${g}
 `);
-  return drainOnSignal(gateway, closeSims);
+  return drained;
 }

@@ -66,8 +66,11 @@ async function serve(args: string[]): Promise<number> {
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
   });
+  // Signals first, then the announcement: a supervisor may send SIGTERM the moment it reads the
+  // line, and without a handler in place that SIGTERM would kill the process undrained.
+  const drained = drainOnSignal(gateway);
   process.stdout.write(`listening on ${gateway.url}\n`);
-  return drainOnSignal(gateway);
+  return drained;
 }
 
 async function check(args: string[]): Promise<number> {

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
 import { type SimCloud, startSimCloud } from '../../src/sim/index.ts';
 
@@ -99,6 +100,49 @@ models: [{ name: m, deployments: [{ provider: oc, model: gpt-5 }] }]
     assert.match(result.stderr, /models\[0\]\.deployments\[0\]\.provider/);
     assert.ok(!/sk-secret-value/.test(result.stderr + result.stdout));
     assert.equal(run(['check', '--config', '/nonexistent/switchyard.yaml']).code, 1);
+  });
+
+  test('a SIGTERM sent the instant "listening on" is written drains and exits 0 (the handler is in place before the line)', async () => {
+    const sim: SimCloud = await startSimCloud({ kind: 'openai', apiKeys: ['sk-up'] });
+    try {
+      const config = tempConfig(`
+providers: [{ id: oa, type: openai, endpoint: ${sim.url}/v1, apiKey: sk-up }]
+models: [{ name: m, deployments: [{ provider: oa, model: gpt-5 }] }]
+keys: [{ name: app, key: sk-cli-test-0001 }]
+`);
+      // A supervisor at its fastest: the process signals itself in the same write that announces it.
+      const preload = join(mkdtempSync(join(tmpdir(), 'switchyard-cli-')), 'term-on-listening.mjs');
+      writeFileSync(
+        preload,
+        `const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = (chunk, ...rest) => {
+  const done = write(chunk, ...rest);
+  if (String(chunk).startsWith('listening on')) process.kill(process.pid, 'SIGTERM');
+  return done;
+};
+`,
+      );
+      const child = spawn(
+        process.execPath,
+        [`--import=${pathToFileURL(preload).href}`, BIN, 'serve', '--config', config, '--port', '0'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      children.add(child);
+      let output = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        output += d.toString();
+      });
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('exit', (c, s) => resolve([c, s])),
+      );
+      assert.equal(signal, null, `killed by ${signal} before it could drain; output: ${output}`);
+      assert.equal(code, 0);
+      assert.match(output, /SIGTERM received: draining in-flight requests/);
+    } finally {
+      await sim.close();
+    }
   });
 
   test('serve whose stdout reader has gone (a log pipe that died) still drains and exits 0 on SIGTERM', async () => {
