@@ -21,14 +21,13 @@ export class Batcher<I, R> {
   private scheduled = false;
   private readonly send: SendBatch<I, R>;
   private readonly maxItems: number;
+  /** Script calls sent and not yet answered. */
+  private inFlight = 0;
 
   constructor(send: SendBatch<I, R>, maxItems: number) {
     this.send = send;
     this.maxItems = maxItems;
   }
-
-  /** Script calls sent and not yet answered. */
-  private inFlight = 0;
 
   call(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {

@@ -58,6 +58,15 @@ function tempConfig(yaml: string): string {
   return file;
 }
 
+/** A `serve` config: one OpenAI deployment on `sim` and the key sk-cli-test-0001; `extra` goes first. */
+function serveConfig(sim: SimCloud, extra = ''): string {
+  return tempConfig(`${extra}
+providers: [{ id: oa, type: openai, endpoint: ${sim.url}/v1, apiKey: sk-up }]
+models: [{ name: m, deployments: [{ provider: oa, model: gpt-5 }] }]
+keys: [{ name: app, key: sk-cli-test-0001 }]
+`);
+}
+
 describe('switchyard CLI', () => {
   test('--help on every command, exit 0', () => {
     for (const args of [['--help'], ['serve', '--help'], ['demo', '--help'], ['check', '--help']]) {
@@ -105,11 +114,7 @@ models: [{ name: m, deployments: [{ provider: oc, model: gpt-5 }] }]
   test('a SIGTERM sent the instant "listening on" is written drains and exits 0 (the handler is in place before the line)', async () => {
     const sim: SimCloud = await startSimCloud({ kind: 'openai', apiKeys: ['sk-up'] });
     try {
-      const config = tempConfig(`
-providers: [{ id: oa, type: openai, endpoint: ${sim.url}/v1, apiKey: sk-up }]
-models: [{ name: m, deployments: [{ provider: oa, model: gpt-5 }] }]
-keys: [{ name: app, key: sk-cli-test-0001 }]
-`);
+      const config = serveConfig(sim);
       // A supervisor at its fastest: the process signals itself in the same write that announces it.
       const preload = join(mkdtempSync(join(tmpdir(), 'switchyard-cli-')), 'term-on-listening.mjs');
       writeFileSync(
@@ -148,11 +153,7 @@ process.stdout.write = (chunk, ...rest) => {
   test('serve whose stdout reader has gone (a log pipe that died) still drains and exits 0 on SIGTERM', async () => {
     const sim: SimCloud = await startSimCloud({ kind: 'openai', apiKeys: ['sk-up'] });
     try {
-      const config = tempConfig(`
-providers: [{ id: oa, type: openai, endpoint: ${sim.url}/v1, apiKey: sk-up }]
-models: [{ name: m, deployments: [{ provider: oa, model: gpt-5 }] }]
-keys: [{ name: app, key: sk-cli-test-0001 }]
-`);
+      const config = serveConfig(sim);
       const server = await start(['serve', '--config', config, '--port', '0', '--host', '127.0.0.1']);
       // The reading end closes: the gateway's next line to stdout meets a broken pipe (EPIPE).
       server.child.stdout?.destroy();
@@ -167,12 +168,7 @@ keys: [{ name: app, key: sk-cli-test-0001 }]
   test('serve --port 0 prints the listening line; SIGTERM lets an in-flight stream finish, then exits 0', async () => {
     const sim: SimCloud = await startSimCloud({ kind: 'openai', apiKeys: ['sk-up'], tokensPerSecond: 50 });
     try {
-      const config = tempConfig(`
-server: { shutdownGraceMs: 10000 }
-providers: [{ id: oa, type: openai, endpoint: ${sim.url}/v1, apiKey: sk-up }]
-models: [{ name: m, deployments: [{ provider: oa, model: gpt-5 }] }]
-keys: [{ name: app, key: sk-cli-test-0001 }]
-`);
+      const config = serveConfig(sim, 'server: { shutdownGraceMs: 10000 }');
       const server = await start(['serve', '--config', config, '--port', '0', '--host', '127.0.0.1']);
       assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'sk-cli-test-0001', maxRetries: 0 });
