@@ -1,7 +1,9 @@
 /**
  * `storage: sqlite:PATH` with Node's built-in `node:sqlite` (no native addon). The driver is
- * synchronous, so every statement is prepared once and a batch of records is one transaction:
- * a flush of hundreds of records holds the event loop for a few milliseconds, not one fsync each.
+ * synchronous, so every statement is prepared once, and the request log (the one write per
+ * request) is written in batches, one transaction each, by a thread of its own on its own
+ * connection (sqlite-log-worker.ts): a batch of hundreds of records costs the event loop the
+ * hand-over, not the milliseconds of the inserts.
  *
  * Several processes may share the file (`switchyard keys create` next to a running `serve`):
  * WAL mode lets readers run beside the writer, a busy timeout makes a writer wait for another's
@@ -20,12 +22,11 @@ import {
   keyValues,
   patchAssignments,
   REQUEST_COLUMNS,
-  requestValues,
   rowToKey,
   rowToRequest,
-  type SqlValue,
 } from './rows.ts';
-import { rollUp, scopeText, utcDay } from './spend.ts';
+import { scopeText, utcDay } from './spend.ts';
+import { SqliteLogThread, sqliteValue } from './sqlite-log-thread.ts';
 import {
   type KeyPatch,
   type KeyRecord,
@@ -54,11 +55,13 @@ export class SqliteStore implements Store {
 
   private readonly db: DatabaseSync;
   private readonly path: string;
+  private readonly logThread: SqliteLogThread;
 
-  private constructor(db: DatabaseSync, path: string) {
+  private constructor(db: DatabaseSync, path: string, busyTimeoutMs: number) {
     this.db = db;
     this.path = path;
     this.statements = prepareStatements(db);
+    this.logThread = new SqliteLogThread({ path, busyTimeoutMs });
   }
 
   /** Opens (creating the file and its folder if needed) and migrates. */
@@ -72,7 +75,7 @@ export class SqliteStore implements Store {
       // which for a request log is the right price for not syncing every batch.
       db.exec('PRAGMA synchronous = NORMAL');
       migrate(db);
-      return new SqliteStore(db, path);
+      return new SqliteStore(db, path, busyTimeoutMs);
     } catch (err) {
       if (db?.isOpen) db.close();
       throw unavailable(path, err);
@@ -81,7 +84,7 @@ export class SqliteStore implements Store {
 
   async insertKey(key: KeyRecord): Promise<void> {
     this.write(() => {
-      this.statements.insertKey.run(...keyValues(key).map(bindable));
+      this.statements.insertKey.run(...keyValues(key).map(sqliteValue));
       this.statements.bumpKeysVersion.run();
     }, key);
   }
@@ -108,7 +111,7 @@ export class SqliteStore implements Store {
       () => {
         const updated = this.db
           .prepare(`UPDATE keys SET ${set} WHERE id = ? RETURNING *`)
-          .get(...assignments.map(([, v]) => bindable(v)), id);
+          .get(...assignments.map(([, v]) => sqliteValue(v)), id);
         if (updated) this.statements.bumpKeysVersion.run();
         return updated;
       },
@@ -122,12 +125,14 @@ export class SqliteStore implements Store {
     return Number(row?.value ?? 0);
   }
 
+  /** On the writing thread (sqlite-log-worker.ts): the batch never holds this thread's event loop. */
   async insertRequests(records: readonly RequestRecord[]): Promise<void> {
     if (records.length === 0) return;
-    this.write(() => {
-      for (const record of records) this.statements.insertRequest.run(...requestValues(record).map(bindable));
-      for (const s of rollUp(records)) this.statements.addSpend.run(s.scope, s.day, s.usd, s.requests);
-    });
+    try {
+      await this.logThread.write(records);
+    } catch (err) {
+      throw unavailable(this.path, err);
+    }
   }
 
   async listRequests(query: RequestQuery): Promise<RequestRecord[]> {
@@ -180,6 +185,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.logThread.close();
     if (this.db.isOpen) this.db.close();
   }
 
@@ -210,9 +216,17 @@ export class SqliteStore implements Store {
   }
 }
 
+/** The request log's statements, run by the writing thread (sqlite-log-worker.ts). */
+export function insertRequestSql(): string {
+  const columns = REQUEST_COLUMNS.map((c) => c.name);
+  return `INSERT INTO requests (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+}
+
+export const ADD_SPEND_SQL = `INSERT INTO spend_daily (scope, day, usd, requests) VALUES (?, ?, ?, ?)
+  ON CONFLICT (scope, day) DO UPDATE SET usd = usd + excluded.usd, requests = requests + excluded.requests`;
+
 function prepareStatements(db: DatabaseSync) {
   const keyColumns = KEY_COLUMNS.map((c) => c.name);
-  const requestColumns = REQUEST_COLUMNS.map((c) => c.name);
   return {
     insertKey: db.prepare(
       `INSERT INTO keys (${keyColumns.join(', ')}) VALUES (${keyColumns.map(() => '?').join(', ')})`,
@@ -222,13 +236,6 @@ function prepareStatements(db: DatabaseSync) {
     listKeys: db.prepare('SELECT * FROM keys ORDER BY created_at_ms, id'),
     bumpKeysVersion: db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'keys_version'"),
     keysVersion: db.prepare("SELECT value FROM counters WHERE name = 'keys_version'"),
-    insertRequest: db.prepare(
-      `INSERT INTO requests (${requestColumns.join(', ')}) VALUES (${requestColumns.map(() => '?').join(', ')})`,
-    ),
-    addSpend: db.prepare(
-      `INSERT INTO spend_daily (scope, day, usd, requests) VALUES (?, ?, ?, ?)
-       ON CONFLICT (scope, day) DO UPDATE SET usd = usd + excluded.usd, requests = requests + excluded.requests`,
-    ),
     deleteChunk: db.prepare(
       'DELETE FROM requests WHERE seq IN (SELECT seq FROM requests WHERE started_at_ms < ? LIMIT ?)',
     ),
@@ -257,11 +264,6 @@ function migrate(db: DatabaseSync): void {
       throw err;
     }
   }
-}
-
-/** SQLite binds no booleans. */
-function bindable(value: SqlValue): SQLInputValue {
-  return typeof value === 'boolean' ? (value ? 1 : 0) : value;
 }
 
 function isConstraintError(err: unknown): err is Error & { errcode: number } {

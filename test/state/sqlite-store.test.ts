@@ -1,10 +1,12 @@
 /** The store contract on `storage: sqlite:PATH`, plus what only a file-backed store has. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { openStore } from '../../src/state/open.ts';
 import { StoreUnavailableError } from '../../src/state/types.ts';
 import { makeKey, makeRecord } from './fixtures.ts';
@@ -85,5 +87,90 @@ describe('sqlite store', () => {
     const path = join(root, 'garbage.db');
     writeFileSync(path, 'x'.repeat(4096));
     await assert.rejects(openStore(`sqlite:${path}`), StoreUnavailableError);
+  });
+
+  describe('the request log is written by a thread of its own', () => {
+    const records = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) => makeRecord({ id: `${prefix}-${i}`, startedAtMs: Date.now() }));
+
+    it('a large batch does not hold the event loop: timers run while it is written', async () => {
+      const store = await openStore(`sqlite:${join(root, 'off-thread.db')}`);
+      try {
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 1);
+        try {
+          await store.insertRequests(records(20_000, 'big'));
+        } finally {
+          clearInterval(timer);
+        }
+        // Written on this thread, the whole batch ran inside the call: no timer could fire.
+        assert.ok(ticks > 0, 'a timer fired while the batch was being written');
+        assert.equal((await store.listRequests({ limit: 30_000 })).length, 20_000);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a batch the database refuses rejects naming the file, writes nothing, and the next batch is written', async () => {
+      const path = join(root, 'locked.db');
+      const store = await openStore(`sqlite:${path}`, { busyTimeoutMs: 50 });
+      const other = new DatabaseSync(path);
+      try {
+        other.exec('BEGIN IMMEDIATE');
+        await assert.rejects(
+          store.insertRequests(records(3, 'refused')),
+          (err: unknown) =>
+            err instanceof StoreUnavailableError &&
+            err.message.startsWith(`sqlite store at ${path}:`) &&
+            /locked/.test(err.message),
+        );
+        other.exec('COMMIT');
+        await store.insertRequests(records(2, 'later'));
+        assert.deepEqual((await store.listRequests({ limit: 10 })).map((r) => r.id).sort(), [
+          'later-0',
+          'later-1',
+        ]);
+      } finally {
+        if (other.isTransaction) other.exec('ROLLBACK');
+        other.close();
+        await store.close();
+      }
+    });
+
+    it('close waits for the batches still being written', async () => {
+      const path = join(root, 'close-waits.db');
+      const store = await openStore(`sqlite:${path}`);
+      const writes = [store.insertRequests(records(500, 'a')), store.insertRequests(records(500, 'b'))];
+      await store.close();
+      await Promise.all(writes);
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        assert.equal(db.prepare('SELECT COUNT(*) AS n FROM requests').get()?.n, 1000);
+      } finally {
+        db.close();
+      }
+    });
+
+    it('the thread starts whatever node flags the process has, and never keeps the process alive', () => {
+      const path = join(root, 'flags.db');
+      const open = pathToFileURL(join(import.meta.dirname, '../../src/state/open.ts')).href;
+      // --input-type is one of the flags a worker refuses; the script never closes the store.
+      const script = `import { openStore } from ${JSON.stringify(open)};
+const store = await openStore(${JSON.stringify(`sqlite:${path}`)});
+await store.insertRequests([${JSON.stringify(makeRecord({ id: 'from-child' }))}]);
+process.stdout.write('written');`;
+      const child = spawnSync(process.execPath, ['--input-type=module', '--eval', script], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      assert.equal(child.status, 0, child.stderr);
+      assert.equal(child.stdout, 'written');
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        assert.equal(db.prepare('SELECT id FROM requests').get()?.id, 'from-child');
+      } finally {
+        db.close();
+      }
+    });
   });
 });
