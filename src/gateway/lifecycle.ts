@@ -174,17 +174,42 @@ export function resolveModel(rt: Runtime, principal: Principal, name: string): M
   return model;
 }
 
-/** The model's deployments inside the principal's data boundaries; a 403 naming the rules when none is. */
-export function eligibleDeployments(model: ModelRuntime, principal: Principal): Deployment[] {
-  const { allowed, refused } = partitionByBoundary(principal, model.model.deployments);
-  if (allowed.length === 0) {
-    throw new GatewayError(
-      'boundary_violation',
-      `no deployment of ${model.model.name} is inside the data boundary: ${refused.map((r) => r.rule).join('; ')}`,
-      { param: 'model' },
-    );
+/**
+ * What a principal's boundaries allow, per model, worked out once: a principal is a new object
+ * whenever its key or team changes, and a model's deployments are fixed at start-up.
+ */
+const insideBoundaries = new WeakMap<Principal, Map<ModelRuntime, readonly Deployment[]>>();
+const boundaryText = new WeakMap<Principal, string | null>();
+
+function boundaryDescription(principal: Principal): string | null {
+  let text = boundaryText.get(principal);
+  if (text === undefined) {
+    text = describeBoundaries(principal);
+    boundaryText.set(principal, text);
   }
-  return allowed;
+  return text;
+}
+
+/** The model's deployments inside the principal's data boundaries; a 403 naming the rules when none is. */
+export function eligibleDeployments(model: ModelRuntime, principal: Principal): readonly Deployment[] {
+  let perModel = insideBoundaries.get(principal);
+  const known = perModel?.get(model);
+  if (known) return known;
+  const { allowed, refused } = partitionByBoundary(principal, model.model.deployments);
+  if (allowed.length > 0) {
+    if (!perModel) {
+      perModel = new Map();
+      insideBoundaries.set(principal, perModel);
+    }
+    // Shared by every request of this principal: frozen, so no one can change it for the others.
+    perModel.set(model, Object.freeze(allowed));
+    return allowed;
+  }
+  throw new GatewayError(
+    'boundary_violation',
+    `no deployment of ${model.model.name} is inside the data boundary: ${refused.map((r) => r.rule).join('; ')}`,
+    { param: 'model' },
+  );
 }
 
 async function serve<T>(
@@ -199,7 +224,7 @@ async function serve<T>(
   record.stream = spec.stream;
   if (spec.requestBody !== undefined) record.requestBody = spec.requestBody;
   const model = resolveModel(rt, principal, spec.model);
-  record.boundary = describeBoundaries(principal);
+  record.boundary = boundaryDescription(principal);
   const { deployments, maxCostUsd } = admissibleDeployments(rt, model, principal, spec);
   const admission = await rt.limits.admit(principal, {
     id: ex.id,
@@ -292,7 +317,7 @@ function admissibleDeployments<T>(
   model: ModelRuntime,
   principal: Principal,
   spec: InferenceSpec<T>,
-): { deployments: Deployment[]; maxCostUsd: number } {
+): { deployments: readonly Deployment[]; maxCostUsd: number } {
   const inside = eligibleDeployments(model, principal);
   if (!hasHardBudget(principal)) return { deployments: inside, maxCostUsd: 0 };
   let maxCostUsd = 0;
