@@ -326,6 +326,24 @@ describe('Transport.send', () => {
     );
   });
 
+  test('what arrived before a connection cut is read before the failure', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('data: first\n\n');
+      setTimeout(() => res.socket?.destroy(), 20);
+    };
+    const response = await transport.send({ method: 'GET', url: `${base}/cut-after`, headers: {} }, options());
+    // The cut happens while the first piece waits unread: the reader still gets it, then the error.
+    await sleep(150);
+    const iterator = response.body[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    assert.equal(String(first.value), 'data: first\n\n');
+    await assert.rejects(
+      iterator.next(),
+      (err: unknown) => err instanceof UpstreamError && err.failure.kind === 'connection',
+    );
+  });
+
   test('text() joins a body sent in many writes, a character split across two of them included', async () => {
     const euro = Buffer.from('€', 'utf8');
     handler = (_req, res) => {
