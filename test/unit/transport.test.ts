@@ -332,7 +332,10 @@ describe('Transport.send', () => {
       res.write('data: first\n\n');
       setTimeout(() => res.socket?.destroy(), 20);
     };
-    const response = await transport.send({ method: 'GET', url: `${base}/cut-after`, headers: {} }, options());
+    const response = await transport.send(
+      { method: 'GET', url: `${base}/cut-after`, headers: {} },
+      options(),
+    );
     // The cut happens while the first piece waits unread: the reader still gets it, then the error.
     await sleep(150);
     const iterator = response.body[Symbol.asyncIterator]();
