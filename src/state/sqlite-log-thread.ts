@@ -40,9 +40,12 @@ export class SqliteLogThread {
   private closed = false;
 
   private readonly settings: LogThreadSettings;
+  private readonly workerUrl: URL;
 
-  constructor(settings: LogThreadSettings) {
+  /** `workerUrl` is for tests (a thread that dies); the gateway always runs sqlite-log-worker. */
+  constructor(settings: LogThreadSettings, workerUrl: URL = WORKER_URL) {
     this.settings = settings;
+    this.workerUrl = workerUrl;
   }
 
   /** Writes the records and their daily spend roll-up in one transaction on the writing thread. */
@@ -86,7 +89,7 @@ export class SqliteLogThread {
     if (this.worker) return this.worker;
     // None of the process's node flags: preloads (--import) and eval flags are the main thread's
     // business, and some (--input-type) make a worker refuse to start.
-    const worker = new Worker(WORKER_URL, { workerData: this.settings, execArgv: [] });
+    const worker = new Worker(this.workerUrl, { workerData: this.settings, execArgv: [] });
     worker.unref();
     worker.on('message', (reply: LogThreadReply) => {
       const pending = this.pending.get(reply.id);

@@ -8,6 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { openStore } from '../../src/state/open.ts';
+import { SqliteLogThread } from '../../src/state/sqlite-log-thread.ts';
 import { StoreUnavailableError } from '../../src/state/types.ts';
 import { makeKey, makeRecord } from './fixtures.ts';
 import { storeContract } from './store-contract.ts';
@@ -146,6 +147,29 @@ describe('sqlite store', () => {
       const db = new DatabaseSync(path, { readOnly: true });
       try {
         assert.equal(db.prepare('SELECT COUNT(*) AS n FROM requests').get()?.n, 1000);
+      } finally {
+        db.close();
+      }
+    });
+
+    it('a writing thread that dies fails the batch it held, and the next batch starts a new one', async () => {
+      const path = join(root, 'thread-dies.db');
+      await (await openStore(`sqlite:${path}`)).close();
+      const crashesOnce = new URL('./fixtures/crash-once-worker.ts', import.meta.url);
+      const thread = new SqliteLogThread({ path, busyTimeoutMs: 1000 }, crashesOnce);
+      try {
+        await assert.rejects(thread.write(records(1, 'lost')), /writing thread exited \(code 3\)/);
+        await thread.write(records(2, 'kept'));
+      } finally {
+        await thread.close();
+      }
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        const ids = db
+          .prepare('SELECT id FROM requests ORDER BY id')
+          .all()
+          .map((r) => r.id);
+        assert.deepEqual(ids, ['kept-0', 'kept-1']);
       } finally {
         db.close();
       }
