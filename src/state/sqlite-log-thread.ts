@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { RequestRecord } from '../telemetry/record.ts';
-import { REQUEST_COLUMNS, type SqlValue } from './rows.ts';
+import { requestValues, type SqlValue } from './rows.ts';
 import { rollUp } from './spend.ts';
 
 export interface LogThreadSettings {
@@ -53,7 +53,7 @@ export class SqliteLogThread {
     if (this.closed) return Promise.reject(new Error('the request log is closed'));
     // Rows as SQLite binds them (booleans as 0/1), as one JSON text: the cheapest way across
     // threads measured (a string is copied once; structured clone walks every value).
-    const rows = records.map((record) => REQUEST_COLUMNS.map((c) => sqliteValue(c.value(record))));
+    const rows = records.map((record) => requestValues(record).map(sqliteValue));
     const spend = rollUp(records).map((s) => [s.scope, s.day, s.usd, s.requests]);
     const id = this.nextId++;
     const worker = this.started();

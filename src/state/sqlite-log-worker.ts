@@ -5,8 +5,9 @@
  * batch runs on a connection of its own to the same file (WAL: the gateway's readers never wait
  * for it), and the main thread only pays for handing the rows over.
  *
- * Protocol: each message is one batch (`WriteBatch`); the answer carries its id and either `ok`
- * or the error's message. One batch is one transaction, as on the main thread.
+ * Protocol (`LogThreadMessage`, `LogThreadReply`): each `write` message is one batch, answered with
+ * its id and either `ok` or the error's message; `close` closes the connection and ends the thread.
+ * One batch is one transaction, as on the main thread.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';

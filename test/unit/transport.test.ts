@@ -84,6 +84,20 @@ async function waitFor(check: () => boolean, ms = 3000): Promise<boolean> {
   return check();
 }
 
+/** Answers 200, writes `piece`, then cuts the connection `afterMs` later. */
+function cutAfterWriting(piece: string, afterMs: number): Handler {
+  return (_req, res) => {
+    res.writeHead(200);
+    res.write(piece);
+    setTimeout(() => res.socket?.destroy(), afterMs);
+  };
+}
+
+/** The reader's error when the upstream connection was cut: the network's failure, classified. */
+function isConnectionFailure(err: unknown): boolean {
+  return err instanceof UpstreamError && err.failure.kind === 'connection';
+}
+
 describe('Transport.send', () => {
   const transport = new Transport();
   after(() => transport.close());
@@ -311,27 +325,16 @@ describe('Transport.send', () => {
   });
 
   test('a connection cut mid-body fails the reader, and does not crash the process while nobody reads', async () => {
-    handler = (_req, res) => {
-      res.writeHead(200);
-      res.write('half');
-      setTimeout(() => res.socket?.destroy(), 20);
-    };
+    handler = cutAfterWriting('half', 20);
     const response = await transport.send({ method: 'GET', url: `${base}/cut`, headers: {} }, options());
     // Nobody reads while the error happens: an unheard 'error' event would end the test process.
     await sleep(150);
     assert.ok(response.body.destroyed, 'the body should have failed');
-    await assert.rejects(
-      response.body.text(),
-      (err: unknown) => err instanceof UpstreamError && err.failure.kind === 'connection',
-    );
+    await assert.rejects(response.body.text(), isConnectionFailure);
   });
 
   test('what arrived before a connection cut is read before the failure', async () => {
-    handler = (_req, res) => {
-      res.writeHead(200);
-      res.write('data: first\n\n');
-      setTimeout(() => res.socket?.destroy(), 20);
-    };
+    handler = cutAfterWriting('data: first\n\n', 20);
     const response = await transport.send(
       { method: 'GET', url: `${base}/cut-after`, headers: {} },
       options(),
@@ -341,10 +344,7 @@ describe('Transport.send', () => {
     const iterator = response.body[Symbol.asyncIterator]();
     const first = await iterator.next();
     assert.equal(String(first.value), 'data: first\n\n');
-    await assert.rejects(
-      iterator.next(),
-      (err: unknown) => err instanceof UpstreamError && err.failure.kind === 'connection',
-    );
+    await assert.rejects(iterator.next(), isConnectionFailure);
   });
 
   test('text() joins a body sent in many writes, a character split across two of them included', async () => {
@@ -365,18 +365,12 @@ describe('Transport.send', () => {
   });
 
   test('text() rejects when the connection is cut while it reads', async () => {
-    handler = (_req, res) => {
-      res.writeHead(200);
-      res.write('half');
-      setTimeout(() => res.socket?.destroy(), 50);
-    };
+    handler = cutAfterWriting('half', 50);
     const response = await transport.send(
       { method: 'GET', url: `${base}/cut-reading`, headers: {} },
       options(),
     );
-    await assert.rejects(response.body.text(), (err: unknown) => {
-      return err instanceof UpstreamError && err.failure.kind === 'connection';
-    });
+    await assert.rejects(response.body.text(), isConnectionFailure);
   });
 
   test('one URL sent to twice, then another on the same origin: each call reaches its own path', async () => {
